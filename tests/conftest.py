@@ -70,7 +70,7 @@ def kubeconfig(reused_env, tools, testenv_dir) -> Iterator[Path]:
 @pytest.fixture(scope="session")
 def k8s(kubeconfig):
     """A kubernetes.client.ApiClient logged in as the admin of the test control plane."""
-    from kubernetes import client, config
+    from kubernetes import config
 
     api = config.new_client_from_config(config_file=str(kubeconfig))
     yield api

@@ -1,0 +1,63 @@
+"""The few Kubernetes reads the reconcilers need beyond the object kopf hands them.
+
+kopf owns watching and patching the resources it serves; this module reads the objects they
+point at (ConductorClusters, Secrets, ConfigMaps) with the official client, off the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+
+GROUP = "conductor-operator.io"
+VERSION = "v1alpha1"
+
+
+class Missing(LookupError):
+    """The referenced object or key does not exist; the message says which."""
+
+
+def load_config() -> client.ApiClient:
+    """In-cluster credentials when running in a pod, else the local kubeconfig."""
+    try:
+        config.load_incluster_config()
+    except config.ConfigException:
+        config.load_kube_config()
+    return client.ApiClient()
+
+
+class Kube:
+    def __init__(self, api: client.ApiClient):
+        self.core = client.CoreV1Api(api)
+        self.custom = client.CustomObjectsApi(api)
+
+    async def _read(self, what: str, fn, *args):
+        try:
+            return await asyncio.to_thread(fn, *args)
+        except ApiException as exc:
+            if exc.status == 404:
+                raise Missing(f"{what} not found") from None
+            raise
+
+    async def conductor_cluster(self, namespace: str, name: str) -> dict:
+        return await self._read(f"ConductorCluster {namespace}/{name}",
+                                self.custom.get_namespaced_custom_object,
+                                GROUP, VERSION, namespace, "conductorclusters", name)
+
+    async def secret_value(self, namespace: str, name: str, key: str) -> str:
+        secret = await self._read(f"Secret {namespace}/{name}", self.core.read_namespaced_secret, name, namespace)
+        data = secret.data or {}
+        if key not in data:
+            raise Missing(f"Secret {namespace}/{name} has no key {key!r}")
+        return base64.b64decode(data[key]).decode()
+
+    async def config_map_value(self, namespace: str, name: str, key: str) -> str:
+        config_map = await self._read(f"ConfigMap {namespace}/{name}", self.core.read_namespaced_config_map,
+                                      name, namespace)
+        data = config_map.data or {}
+        if key not in data:
+            raise Missing(f"ConfigMap {namespace}/{name} has no key {key!r}")
+        return data[key]

@@ -1,0 +1,431 @@
+"""The reconcile shell: observe Kubernetes and Conductor, let the domain decide, act, report.
+
+Each reconcile returns an Outcome (the whole status to write, events, and when to retry) and
+never raises for Conductor or user errors: those become conditions. Conductor 4xx answers are
+the user's to fix (Stalled, no hot retry); unavailability is ours (retry with backoff, keep the
+last good status). One lock per object keeps a timer and a change handler from overlapping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from conductor_operator.api.common import parse_duration
+from conductor_operator.conductor.client import ConductorClient, Flavor
+from conductor_operator.conductor.errors import ConductorError, NotFound, Rejected, Unauthorized, Unavailable
+from conductor_operator.domain import definitions as defs
+from conductor_operator.domain.conditions import Condition, format_time, kstatus, merge_conditions, transitioned
+from conductor_operator.kube import Kube, Missing
+from conductor_operator.settings import Settings
+
+REASON_CLUSTER_NOT_FOUND = "ClusterNotFound"
+REASON_SOURCE_INVALID = "DefinitionSourceInvalid"
+REASON_REACHABLE = "Reachable"
+REASON_UNREACHABLE = "Unreachable"
+REASON_AUTH_FAILED = "AuthenticationFailed"
+COUNT_CACHE_SECONDS = 5.0
+
+
+@dataclass
+class Outcome:
+    status: dict | None
+    events: list[defs.Event] = field(default_factory=list)
+    retry_after: float | None = None
+    message: str = ""
+
+
+class UserError(Exception):
+    """Input the user must fix (a missing ConductorCluster, Secret or ConfigMap, bad JSON)."""
+
+    def __init__(self, reason: str, message: str):
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _parse_time(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+def _due(last: str | None, interval: str, now: datetime) -> bool:
+    previous = _parse_time(last)
+    return previous is None or (now - previous) >= parse_duration(interval)
+
+
+class Runtime:
+    """Clients, caches and locks shared by all reconciles of one operator process."""
+
+    def __init__(self, settings: Settings, kube: Kube, *, clock: Callable[[], datetime] = utcnow,
+                 client_factory: Callable[..., ConductorClient] = ConductorClient):
+        self.settings = settings
+        self.kube = kube
+        self.clock = clock
+        self._client_factory = client_factory
+        self._clients: dict[tuple[str, str], tuple[str, ConductorClient]] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._counts: dict[tuple[int, str], tuple[datetime, dict[int, int]]] = {}
+
+    async def aclose(self) -> None:
+        for _, client in self._clients.values():
+            await client.aclose()
+        self._clients.clear()
+
+    def lock(self, body) -> asyncio.Lock:
+        return self._locks.setdefault(body["metadata"]["uid"], asyncio.Lock())
+
+    # ---- Conductor clients ----------------------------------------------------------------------
+
+    async def client_for(self, namespace: str, cluster_name: str | None) -> tuple[ConductorClient, str]:
+        """The client of the ConductorCluster a resource names (or the namespace default)."""
+        name = cluster_name or self.settings.default_cluster
+        try:
+            cluster = await self.kube.conductor_cluster(namespace, name)
+        except Missing as exc:
+            raise UserError(REASON_CLUSTER_NOT_FOUND, f"{exc}: create it, or set spec.clusterRef") from None
+        return await self._client_from_cluster(namespace, cluster), cluster["spec"]["url"]
+
+    async def _client_from_cluster(self, namespace: str, cluster: dict) -> ConductorClient:
+        spec = cluster.get("spec") or {}
+        key_id = key_secret = None
+        if auth := (spec.get("auth") or {}).get("secretRef"):
+            try:
+                key_id = await self.kube.secret_value(namespace, auth["name"], auth.get("keyIdKey", "keyId"))
+                key_secret = await self.kube.secret_value(namespace, auth["name"],
+                                                          auth.get("keySecretKey", "keySecret"))
+            except Missing as exc:
+                raise UserError(REASON_AUTH_FAILED, str(exc)) from None
+        tls = spec.get("tls") or {}
+        timeouts = spec.get("timeouts") or {}
+        flavor = {"OSS": Flavor.OSS, "Orkes": Flavor.ORKES}.get(spec.get("flavor", "Auto"))
+        # Key the cache by everything that shapes the client, the secret only as a digest.
+        fingerprint = hashlib.sha256(json.dumps(
+            [spec.get("url"), flavor, tls, timeouts, key_id, key_secret], sort_keys=True, default=str,
+        ).encode()).hexdigest()
+        cache_key = (namespace, cluster["metadata"]["name"])
+        cached = self._clients.get(cache_key)
+        if cached and cached[0] == fingerprint:
+            return cached[1]
+        if cached:
+            await cached[1].aclose()
+        verify: object = True
+        if tls.get("insecureSkipVerify"):
+            verify = False
+        elif tls.get("caBundle"):
+            import ssl
+
+            verify = ssl.create_default_context(cadata=tls["caBundle"])
+        client = self._client_factory(
+            spec["url"], flavor=flavor, key_id=key_id, key_secret=key_secret, verify=verify,
+            timeout=parse_duration(timeouts.get("request", "30s")).total_seconds(),
+            connect_timeout=parse_duration(timeouts.get("connect", "5s")).total_seconds())
+        self._clients[cache_key] = (fingerprint, client)
+        return client
+
+    async def running_counts(self, client: ConductorClient, workflow_name: str) -> dict[int, int]:
+        """Running executions per version, shared for a few seconds by every resource of the name."""
+        key = (id(client), workflow_name)
+        cached = self._counts.get(key)
+        now = self.clock()
+        if cached and (now - cached[0]).total_seconds() < COUNT_CACHE_SECONDS:
+            return cached[1]
+        counts = await client.running_counts_by_version(workflow_name)
+        self._counts[key] = (now, counts)
+        return counts
+
+    # ---- ConductorCluster -----------------------------------------------------------------------
+
+    async def reconcile_cluster(self, body, *, due_only: bool) -> Outcome | None:
+        status = dict(body.get("status") or {})
+        now = self.clock()
+        spec = body.get("spec") or {}
+        if due_only and not _due(status.get("lastCheckedAt"), spec.get("healthCheckInterval", "1m"), now):
+            return None
+        async with self.lock(body):
+            namespace = body["metadata"]["namespace"]
+            url = spec.get("url", "")
+            try:
+                client = await self._client_from_cluster(namespace, body)
+                version = await client.server_version()
+                flavor = await client.detect_flavor()
+                wanted = kstatus(True, REASON_REACHABLE, f"Conductor {version} ({flavor.value}) at {url}")
+                status.update(reachable=True, serverVersion=version, flavor=flavor.value)
+            except UserError as exc:
+                wanted = kstatus(False, exc.reason, exc.message, stalled=True)
+                status.update(reachable=False)
+            except Unauthorized as exc:
+                wanted = kstatus(False, REASON_AUTH_FAILED, f"Conductor at {url} refused the credentials: "
+                                 f"{exc.message}", stalled=True)
+                status.update(reachable=True)
+            except ConductorError as exc:
+                wanted = kstatus(False, REASON_UNREACHABLE, f"Conductor at {url} is not reachable: {exc.message}",
+                                 reconciling=True)
+                status.update(reachable=False)
+            status.update(observedGeneration=body["metadata"].get("generation"), lastCheckedAt=format_time(now),
+                          conditions=merge_conditions(status.get("conditions"), wanted, now,
+                                                      body["metadata"].get("generation")))
+            return Outcome(status)
+
+    # ---- WorkflowDefinition ---------------------------------------------------------------------
+
+    async def _definition_body(self, namespace: str, spec: dict) -> dict:
+        if spec.get("definition") is not None:
+            return dict(spec["definition"])
+        ref = (spec.get("definitionFrom") or {}).get("configMapKeyRef") or {}
+        try:
+            text = await self.kube.config_map_value(namespace, ref.get("name", ""), ref.get("key", ""))
+        except Missing as exc:
+            raise UserError(REASON_SOURCE_INVALID, f"spec.definitionFrom: {exc}") from None
+        try:
+            loaded = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise UserError(REASON_SOURCE_INVALID, f"ConfigMap {ref['name']} key {ref['key']} is not valid JSON: "
+                                                   f"{exc.msg} (line {exc.lineno})") from None
+        if not isinstance(loaded, dict):
+            raise UserError(REASON_SOURCE_INVALID, f"ConfigMap {ref['name']} key {ref['key']} holds JSON that is "
+                                                   f"not a definition object")
+        return loaded
+
+    def _check_identity(self, loaded: dict, name: str, version: int | None) -> None:
+        """A definition file naming another workflow or version is a mistake, not something to override."""
+        if loaded.get("name") not in (None, name):
+            raise UserError(REASON_SOURCE_INVALID, f"the definition names {loaded['name']!r} but spec.name is "
+                                                   f"{name!r}")
+        if version is not None and loaded.get("version") not in (None, version):
+            raise UserError(REASON_SOURCE_INVALID, f"the definition has version {loaded['version']} but "
+                                                   f"spec.version is {version}")
+
+    async def reconcile_workflow(self, body, *, due_only: bool, attempt: int = 0) -> Outcome | None:
+        spec = body.get("spec") or {}
+        status = dict(body.get("status") or {})
+        now = self.clock()
+        if due_only and not self._workflow_due(body, status, now):
+            return None
+        async with self.lock(body):
+            name, version = spec["name"], int(spec["version"])
+            label = f"workflow {name} v{version}"
+            return await self._reconcile_definition(
+                body, status, now, attempt, label,
+                desired_of=lambda loaded: defs.desired_workflow_definition(name, version, loaded),
+                identity=(name, version),
+                validate=defs.validate_workflow_definition,
+                warnings_of=self._workflow_warnings,
+                get=lambda client: client.get_workflow_def(name, version),
+                register=lambda client, desired: client.register_workflow_defs([desired]),
+                count=lambda client: self.running_counts(client, name),
+                count_key=version,
+            )
+
+    def _workflow_due(self, body, status: dict, now: datetime) -> bool:
+        spec = body.get("spec") or {}
+        conditions = {c.get("type"): c.get("status") for c in status.get("conditions") or []}
+        if conditions.get("Reconciling") == "True":
+            return True  # Conductor was unavailable: retry on every tick
+        if conditions.get("Ready") != "True" and conditions.get("Stalled") != "True":
+            return True  # never settled
+        if _due(status.get("lastDriftCheckAt"), spec.get("driftCheckInterval", "5m"), now):
+            return True
+        return "executions" in status and _due((status.get("executions") or {}).get("readAt"),
+                                               f"{int(self.settings.resync_interval)}s", now)
+
+    @staticmethod
+    async def _workflow_warnings(client: ConductorClient, desired: dict) -> list[tuple[str, str]]:
+        unpinned = defs.unpinned_sub_workflows(desired)
+        if not unpinned:
+            return []
+        return [(defs.REASON_UNPINNED_SUB_WORKFLOW,
+                 f"sub-workflow task(s) {', '.join(unpinned)} have no version: they start whatever version "
+                 f"of the child is the latest at that moment; pin subWorkflowParam.version")]
+
+    async def _reconcile_definition(self, body, status: dict, now: datetime, attempt: int, label: str, *,
+                                    desired_of, identity, validate, warnings_of, get, register, count,
+                                    count_key, versioned: bool = True) -> Outcome:
+        meta = body["metadata"]
+        spec = body.get("spec") or {}
+        generation = meta.get("generation")
+        policy = spec.get("policy") or {}
+
+        previous = status.get("conditions")
+
+        def finish(plan_conditions: list[Condition], events=()) -> Outcome:
+            conditions = merge_conditions(previous, plan_conditions, now, generation)
+            status.update(observedGeneration=generation, conditions=conditions)
+            # Post events on transitions only: a resource stalled on bad input is re-checked
+            # periodically, and must not repeat its warning each time.
+            return Outcome(status, list(events) if transitioned(previous, conditions) else [])
+
+        try:
+            loaded = await self._definition_body(meta["namespace"], spec)
+            self._check_identity(loaded, *identity)
+            desired = desired_of(loaded)
+            client, _ = await self.client_for(meta["namespace"], (spec.get("clusterRef") or {}).get("name"))
+            observed = await get(client)
+        except UserError as exc:
+            return finish(kstatus(False, exc.reason, exc.message, stalled=True),
+                          [defs.Event("Warning", exc.reason, exc.message)])
+        except Unavailable as exc:
+            return self._unavailable(status, now, generation, label, exc, attempt)
+        except Rejected as exc:
+            return finish(kstatus(False, defs.REASON_REJECTED, f"Conductor refused reading {label}: {exc.message}",
+                                  stalled=True))
+
+        try:
+            warnings = await warnings_of(client, desired)
+        except Unavailable as exc:
+            return self._unavailable(status, now, generation, label, exc, attempt)
+        plan = defs.plan_definition(
+            desired, status.get("contentHash"), observed,
+            defs.DefinitionPolicy(on_drift=policy.get("onDrift", "Reapply"),
+                                  in_place_change=policy.get("inPlaceChange", "Refuse")),
+            label=label, warnings=warnings, errors=validate(desired), versioned=versioned)
+        if plan.action is defs.Action.REGISTER:
+            try:
+                await register(client, desired)
+                status["registeredAt"] = format_time(now)
+            except Unavailable as exc:
+                return self._unavailable(status, now, generation, label, exc, attempt)
+            except Rejected as exc:
+                plan = defs.rejected(label=label, message=exc.message, registered=observed is not None,
+                                     recorded_hash=status.get("contentHash"), warnings=warnings)
+            else:
+                plan.events.extend(defs.Event("Warning", reason, text) for reason, text in warnings)
+        status.update(registered=plan.registered, lastDriftCheckAt=format_time(now))
+        if plan.content_hash:
+            status["contentHash"] = plan.content_hash
+        if count is not None and plan.registered:
+            try:
+                counts = await count(client)
+                status["executions"] = {"running": counts.get(count_key, 0), "readAt": format_time(now)}
+            except ConductorError:
+                status.pop("executions", None)  # unknown is shown as unknown, never as a stale number
+        return finish(plan.conditions, plan.events)
+
+    def _unavailable(self, status: dict, now: datetime, generation, label: str, exc: ConductorError,
+                     attempt: int) -> Outcome:
+        message = f"Conductor is unavailable while reconciling {label}: {exc.message}; retrying with backoff"
+        status.update(observedGeneration=generation,
+                      conditions=merge_conditions(status.get("conditions"),
+                                                  defs.unavailable(status.get("conditions"), message), now,
+                                                  generation))
+        return Outcome(status, [], self.settings.retry_delay(attempt), message)
+
+    async def finalize_workflow(self, body, *, attempt: int = 0) -> Outcome:
+        spec = body.get("spec") or {}
+        status = dict(body.get("status") or {})
+        name, version = spec["name"], int(spec["version"])
+        label = f"workflow {name} v{version}"
+        async with self.lock(body):
+            return await self._finalize(
+                body, status, label, attempt,
+                inspect=lambda client: self._workflow_users(client, name, version),
+                delete=lambda client: client.delete_workflow_def(name, version))
+
+    async def _workflow_users(self, client: ConductorClient, name: str, version: int) -> tuple[int, list[str]]:
+        running = (await client.running_counts_by_version(name)).get(version, 0)
+        referrers = [f"{d['name']} v{d.get('version')}" for d in await client.all_workflow_defs()
+                     if (name, version) in defs.pinned_sub_workflow_refs(d)]
+        return running, referrers
+
+    async def _finalize(self, body, status: dict, label: str, attempt: int, *, inspect, delete) -> Outcome:
+        spec = body.get("spec") or {}
+        meta = body["metadata"]
+        now = self.clock()
+        on_delete = (spec.get("policy") or {}).get("onDelete", "Retain")
+        running: int | None = None
+        referrers: list[str] = []
+        client = None
+        if on_delete == "Delete" and status.get("registered"):
+            try:
+                client, _ = await self.client_for(meta["namespace"], (spec.get("clusterRef") or {}).get("name"))
+                running, referrers = await inspect(client)
+            except (UserError, ConductorError):
+                running = None
+        plan = defs.plan_deletion(label=label, on_delete=on_delete, registered_by_us=bool(status.get("registered")),
+                                  running=running, referrers=referrers)
+        if plan.action is defs.DeletionAction.DELETE:
+            try:
+                await delete(client)
+            except NotFound:
+                pass  # already gone: the goal is reached
+            except ConductorError as exc:
+                plan = defs.DeletionPlan(defs.DeletionAction.HOLD, defs.REASON_DELETION_BLOCKED,
+                                         f"waiting to delete {label}: Conductor answered {exc.message}")
+        if plan.action is defs.DeletionAction.HOLD:
+            conditions = kstatus(False, plan.reason, plan.message, reconciling=True)
+            status.update(conditions=merge_conditions(status.get("conditions"), conditions, now,
+                                                      meta.get("generation")))
+            delay = self.settings.retry_delay(attempt)
+            return Outcome(status, [defs.Event("Normal", plan.reason, plan.message)] if attempt == 0 else [],
+                           retry_after=delay, message=plan.message)
+        return Outcome(None, [defs.Event("Normal", plan.reason, plan.message)])
+
+    # ---- TaskDefinition -------------------------------------------------------------------------
+
+    async def reconcile_task(self, body, *, due_only: bool, attempt: int = 0) -> Outcome | None:
+        spec = body.get("spec") or {}
+        status = dict(body.get("status") or {})
+        now = self.clock()
+        if due_only and not self._workflow_due(body, status, now):
+            return None
+        async with self.lock(body):
+            name = spec["name"]
+            label = f"task definition {name}"
+            recorded = status.get("contentHash")
+            outcome = await self._reconcile_definition(
+                body, status, now, attempt, label,
+                desired_of=lambda loaded: defs.desired_task_definition(name, loaded),
+                identity=(name, None),
+                validate=lambda desired: [],
+                warnings_of=lambda client, desired: self._task_warnings(client, desired, recorded),
+                get=lambda client: client.get_task_def(name),
+                register=lambda client, desired: client.register_task_defs([desired]),
+                count=None, count_key=None, versioned=False,
+            )
+            return outcome
+
+    async def _task_warnings(self, client: ConductorClient, desired: dict,
+                             recorded: str | None) -> list[tuple[str, str]]:
+        """Task definitions are global in Conductor: a change reaches running executions of every version."""
+        if not recorded or recorded == defs.content_hash(desired):
+            return []
+        running, users = await self._task_users(client, desired["name"])
+        if not users:
+            return []
+        return [(defs.REASON_SHARED_TASK_DEFINITION,
+                 f"task definition {desired['name']} is global in Conductor: this change applies at once to "
+                 f"{running} running execution(s) of every workflow version that uses it "
+                 f"({', '.join(users[:10])}{' and more' if len(users) > 10 else ''})")]
+
+    async def finalize_task(self, body, *, attempt: int = 0) -> Outcome:
+        spec = body.get("spec") or {}
+        status = dict(body.get("status") or {})
+        name = spec["name"]
+        async with self.lock(body):
+            return await self._finalize(
+                body, status, f"task definition {name}", attempt,
+                inspect=lambda client: self._task_users(client, name),
+                delete=lambda client: client.delete_task_def(name))
+
+    async def _task_users(self, client: ConductorClient, name: str) -> tuple[int, list[str]]:
+        users = [d for d in await client.all_workflow_defs()
+                 if any(t.get("name") == name and t.get("type", "SIMPLE") == "SIMPLE"
+                        for t in defs.iter_tasks(d.get("tasks") or []))]
+        names = sorted({d["name"] for d in users})
+        running = 0
+        for workflow in names:
+            running += sum((await client.running_counts_by_version(workflow)).values())
+        return running, [f"{d['name']} v{d.get('version')}" for d in users]
+

@@ -1,0 +1,251 @@
+"""The reconcile shell with an in-memory Conductor and Kubernetes: fast checks of the I/O choreography.
+
+The same behaviour is proven against the real servers in tests/e2e/test_definitions_real.py.
+"""
+
+from __future__ import annotations
+
+import copy
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from conductor_operator.conductor.client import Flavor
+from conductor_operator.conductor.errors import NotFound, Rejected, Unavailable
+from conductor_operator.kube import Missing
+from conductor_operator.reconcile import Runtime
+from conductor_operator.settings import Settings
+
+SETTINGS = Settings(namespaces=(), default_cluster="default", resync_interval=15, retry_min=5, retry_max=300,
+                    peering=None)
+
+
+class FakeConductor:
+    def __init__(self):
+        self.workflows: dict[tuple[str, int], dict] = {}
+        self.tasks: dict[str, dict] = {}
+        self.running: dict[str, dict[int, int]] = {}
+        self.down = False
+        self.reject: str | None = None
+        self.registrations = 0
+
+    def _check(self):
+        if self.down:
+            raise Unavailable(status=None, message="connection refused")
+
+    async def server_version(self):
+        self._check()
+        return "3.32.3"
+
+    async def detect_flavor(self):
+        return Flavor.OSS
+
+    async def get_workflow_def(self, name, version=None):
+        self._check()
+        found = self.workflows.get((name, version))
+        return copy.deepcopy({**found, "updateTime": 1}) if found else None
+
+    async def register_workflow_defs(self, definitions):
+        self._check()
+        if self.reject:
+            raise Rejected(status=400, message=self.reject)
+        for definition in definitions:
+            self.workflows[(definition["name"], definition["version"])] = copy.deepcopy(definition)
+        self.registrations += 1
+
+    async def delete_workflow_def(self, name, version):
+        self._check()
+        if (name, version) not in self.workflows:
+            raise NotFound(status=404, message="no such workflow")
+        del self.workflows[(name, version)]
+
+    async def all_workflow_defs(self):
+        self._check()
+        return [copy.deepcopy(d) for d in self.workflows.values()]
+
+    async def running_counts_by_version(self, name):
+        self._check()
+        return dict(self.running.get(name, {}))
+
+    async def get_task_def(self, name):
+        self._check()
+        return copy.deepcopy(self.tasks.get(name))
+
+    async def register_task_defs(self, definitions):
+        self._check()
+        for definition in definitions:
+            self.tasks[definition["name"]] = copy.deepcopy(definition)
+
+    async def delete_task_def(self, name):
+        self._check()
+        self.tasks.pop(name, None)
+
+    async def aclose(self):
+        pass
+
+
+class FakeKube:
+    def __init__(self):
+        self.clusters = {("ns", "default"): {"metadata": {"name": "default", "namespace": "ns"},
+                                             "spec": {"url": "http://conductor:8080"}}}
+        self.config_maps: dict[tuple[str, str], dict[str, str]] = {}
+
+    async def conductor_cluster(self, namespace, name):
+        try:
+            return self.clusters[(namespace, name)]
+        except KeyError:
+            raise Missing(f"ConductorCluster {namespace}/{name} not found") from None
+
+    async def secret_value(self, namespace, name, key):
+        raise Missing(f"Secret {namespace}/{name} not found")
+
+    async def config_map_value(self, namespace, name, key):
+        try:
+            return self.config_maps[(namespace, name)][key]
+        except KeyError:
+            raise Missing(f"ConfigMap {namespace}/{name} not found") from None
+
+
+class Clock:
+    def __init__(self):
+        self.now = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+
+    def __call__(self):
+        return self.now
+
+    def advance(self, seconds: float):
+        self.now += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def conductor():
+    return FakeConductor()
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+def runtime(conductor, clock):
+    return Runtime(SETTINGS, FakeKube(), clock=clock, client_factory=lambda *a, **k: conductor)
+
+
+def workflow_body(*refs, generation=1, status=None, **spec_extra):
+    return {"metadata": {"name": "wf", "namespace": "ns", "uid": "uid-1", "generation": generation},
+            "spec": {"name": "order", "version": 1,
+                     "definition": {"tasks": [{"name": r, "taskReferenceName": r, "type": "SIMPLE"} for r in refs]},
+                     **spec_extra},
+            "status": status or {}}
+
+
+def conditions(outcome):
+    return {c["type"]: (c["status"], c["reason"]) for c in outcome.status["conditions"]}
+
+
+async def test_registers_then_settles_without_repeating_events(runtime, conductor, clock):
+    body = workflow_body("a")
+    first = await runtime.reconcile_workflow(body, due_only=False)
+    assert conductor.workflows[("order", 1)]["tasks"][0]["taskReferenceName"] == "a"
+    assert conditions(first)["Ready"] == ("True", "Registered")
+    assert [e.reason for e in first.events] == ["Registered"]
+    assert first.retry_after is None
+
+    clock.advance(60)
+    body["status"] = first.status
+    second = await runtime.reconcile_workflow(body, due_only=False)
+    assert conductor.registrations == 1, "nothing registered twice"
+    assert conditions(second)["Ready"] == ("True", "InSync")
+    assert second.status["conditions"][0]["lastTransitionTime"] == first.status["conditions"][0]["lastTransitionTime"]
+
+
+async def test_unavailable_keeps_last_good_status_and_backs_off(runtime, conductor, clock):
+    body = workflow_body("a")
+    body["status"] = (await runtime.reconcile_workflow(body, due_only=False)).status
+    conductor.down = True
+    clock.advance(600)
+    outcome = await runtime.reconcile_workflow(body, due_only=False, attempt=3)
+    assert conditions(outcome)["Ready"][0] == "True"
+    assert conditions(outcome)["Reconciling"] == ("True", "ConductorUnavailable")
+    assert outcome.status["registered"] is True
+    assert outcome.retry_after == SETTINGS.retry_delay(3) == 40
+    assert outcome.events == []
+
+
+async def test_rejection_is_stalled_once_not_retried_hot(runtime, conductor, clock):
+    conductor.reject = "tasks[0]: subWorkflowParam field is required"
+    body = workflow_body("a")
+    outcome = await runtime.reconcile_workflow(body, due_only=False)
+    assert conditions(outcome)["Stalled"] == ("True", "RejectedByConductor")
+    assert outcome.retry_after is None
+    assert [e.reason for e in outcome.events] == ["RejectedByConductor"]
+    body["status"] = outcome.status
+    clock.advance(SETTINGS.resync_interval)
+    assert await runtime.reconcile_workflow(body, due_only=True) is None, "a stalled resource waits for its interval"
+    clock.advance(600)
+    again = await runtime.reconcile_workflow(body, due_only=True)
+    assert again is not None and again.events == [], "the same warning is not posted twice"
+
+
+async def test_timer_refreshes_counts_between_drift_checks(runtime, conductor, clock):
+    body = workflow_body("a")
+    body["status"] = (await runtime.reconcile_workflow(body, due_only=False)).status
+    assert body["status"]["executions"]["running"] == 0
+    conductor.running["order"] = {1: 4, 2: 7}
+    clock.advance(1)
+    assert await runtime.reconcile_workflow(body, due_only=True) is None
+    clock.advance(SETTINGS.resync_interval)
+    outcome = await runtime.reconcile_workflow(body, due_only=True)
+    assert outcome.status["executions"] == {"running": 4, "readAt": "2026-11-24T12:00:16Z"}
+
+
+async def test_missing_cluster_and_configmap_are_user_errors(runtime):
+    body = workflow_body("a", clusterRef={"name": "elsewhere"})
+    outcome = await runtime.reconcile_workflow(body, due_only=False)
+    assert conditions(outcome)["Stalled"] == ("True", "ClusterNotFound")
+
+    body = workflow_body()
+    body["spec"].pop("definition")
+    body["spec"]["definitionFrom"] = {"configMapKeyRef": {"name": "defs", "key": "wf.json"}}
+    outcome = await runtime.reconcile_workflow(body, due_only=False)
+    assert conditions(outcome)["Stalled"] == ("True", "DefinitionSourceInvalid")
+    assert "ConfigMap ns/defs not found" in outcome.status["conditions"][0]["message"]
+
+
+async def test_configmap_naming_another_version_is_refused(runtime, conductor):
+    runtime.kube.config_maps[("ns", "defs")] = {"wf.json": '{"name": "order", "version": 9, "tasks": []}'}
+    body = workflow_body()
+    body["spec"].pop("definition")
+    body["spec"]["definitionFrom"] = {"configMapKeyRef": {"name": "defs", "key": "wf.json"}}
+    outcome = await runtime.reconcile_workflow(body, due_only=False)
+    assert "version 9 but spec.version is 1" in outcome.status["conditions"][0]["message"]
+    assert conductor.workflows == {}
+
+
+async def test_delete_policy_waits_for_running_then_deletes(runtime, conductor):
+    body = workflow_body("a", policy={"onDelete": "Delete"})
+    body["status"] = (await runtime.reconcile_workflow(body, due_only=False)).status
+    conductor.running["order"] = {1: 2}
+    held = await runtime.finalize_workflow(body)
+    assert held.retry_after is not None and "2 execution(s)" in held.message
+    assert ("order", 1) in conductor.workflows
+
+    conductor.running["order"] = {1: 0}
+    conductor.workflows[("parent", 3)] = {"name": "parent", "version": 3, "tasks": [
+        {"name": "c", "taskReferenceName": "c", "type": "SUB_WORKFLOW", "subWorkflowParam": {"name": "order",
+                                                                                            "version": 1}}]}
+    held = await runtime.finalize_workflow(body, attempt=1)
+    assert "parent v3" in held.message
+
+    del conductor.workflows[("parent", 3)]
+    done = await runtime.finalize_workflow(body, attempt=2)
+    assert done.retry_after is None
+    assert ("order", 1) not in conductor.workflows
+
+
+async def test_retain_releases_without_touching_conductor(runtime, conductor):
+    body = workflow_body("a")
+    body["status"] = (await runtime.reconcile_workflow(body, due_only=False)).status
+    outcome = await runtime.finalize_workflow(body)
+    assert outcome.retry_after is None
+    assert ("order", 1) in conductor.workflows

@@ -1,0 +1,110 @@
+"""Fixtures for end-to-end tests: the CRDs installed, the real operator running, helpers for resources."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+from kubernetes import client
+
+from testenv.operator import OperatorProcess
+from testenv.tools import REPO_ROOT
+
+GROUP, VERSION = "conductor-operator.io", "v1alpha1"
+PLURALS = {"ConductorCluster": "conductorclusters", "WorkflowDefinition": "workflowdefinitions",
+           "TaskDefinition": "taskdefinitions", "MigrationPlan": "migrationplans"}
+
+
+def wait_for(check: Callable[[], object], timeout: float = 30, interval: float = 0.3, what: str = "condition"):
+    """Poll until check() returns something truthy; fail with the last value seen."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last value: {last!r}")
+
+
+@pytest.fixture(scope="session")
+def crds(kubectl, k8s) -> None:
+    kubectl("apply", "--server-side", "-f", str(REPO_ROOT / "crds"))
+    ext = client.ApiextensionsV1Api(k8s)
+
+    def established():
+        return all(any(c.type == "Established" and c.status == "True"
+                       for c in ext.read_custom_resource_definition(f"{plural}.{GROUP}").status.conditions or [])
+                   for plural in PLURALS.values())
+
+    wait_for(established, what="CRDs established")
+
+
+@pytest.fixture(scope="session")
+def operator(crds, kubeconfig, testenv_dir) -> Iterator[OperatorProcess]:
+    process = OperatorProcess(kubeconfig, testenv_dir / "operator.log").start()
+    yield process
+    process.stop()
+
+
+class Resources:
+    """Create, read, change and delete the operator's resources in one namespace."""
+
+    def __init__(self, k8s, namespace: str):
+        self.api = client.CustomObjectsApi(k8s)
+        self.namespace = namespace
+
+    def create(self, kind: str, name: str, spec: dict) -> dict:
+        body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": kind, "metadata": {"name": name}, "spec": spec}
+        return self.api.create_namespaced_custom_object(GROUP, VERSION, self.namespace, PLURALS[kind], body)
+
+    def get(self, kind: str, name: str) -> dict | None:
+        try:
+            return self.api.get_namespaced_custom_object(GROUP, VERSION, self.namespace, PLURALS[kind], name)
+        except client.ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def patch_spec(self, kind: str, name: str, spec: dict) -> dict:
+        return self.api.patch_namespaced_custom_object(GROUP, VERSION, self.namespace, PLURALS[kind], name,
+                                                       {"spec": spec})
+
+    def delete(self, kind: str, name: str) -> None:
+        self.api.delete_namespaced_custom_object(GROUP, VERSION, self.namespace, PLURALS[kind], name)
+
+    def condition(self, kind: str, name: str, type_: str) -> dict | None:
+        body = self.get(kind, name) or {}
+        return next((c for c in (body.get("status") or {}).get("conditions") or [] if c["type"] == type_), None)
+
+    def wait_condition(self, kind: str, name: str, type_: str, status: str = "True", reason: str | None = None,
+                       timeout: float = 30) -> dict:
+        def matches():
+            found = self.condition(kind, name, type_)
+            if found and found["status"] == status and (reason is None or found["reason"] == reason):
+                return found
+            return None
+
+        try:
+            return wait_for(matches, timeout, what=f"{kind} {name} {type_}={status} {reason or ''}")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\nstatus now: {(self.get(kind, name) or {}).get('status')}") from None
+
+
+@pytest.fixture
+def resources(k8s, namespace) -> Resources:
+    return Resources(k8s, namespace)
+
+
+@pytest.fixture
+def cluster(resources, conductor_url, operator) -> str:
+    """A ConductorCluster named "default" in the test namespace, pointing at the real Conductor."""
+    resources.create("ConductorCluster", "default", {"url": conductor_url})
+    resources.wait_condition("ConductorCluster", "default", "Ready")
+    return "default"
+
+
+def events_for(k8s, namespace: str, name: str) -> list[tuple[str, str, str]]:
+    found = client.CoreV1Api(k8s).list_namespaced_event(namespace, field_selector=f"involvedObject.name={name}")
+    return [(e.type, e.reason, e.message) for e in found.items]
