@@ -35,6 +35,8 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_) -> No
     if SETTINGS.peering:
         settings.peering.name = SETTINGS.peering
         settings.peering.mandatory = True
+        settings.peering.priority = SETTINGS.peering_priority
+        settings.peering.lifetime = int(SETTINGS.peering_lifetime)
     else:
         settings.peering.standalone = True
     memo.runtime = Runtime(SETTINGS, Kube(load_config()))

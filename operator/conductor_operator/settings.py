@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 from dataclasses import dataclass
 
 from conductor_operator.api.common import parse_duration
@@ -28,6 +29,10 @@ class Settings:
     retry_max: float
     peering: str | None
     """kopf peering name for leader election between replicas; None runs standalone."""
+    peering_priority: int
+    """Among peers the highest priority works and the others wait; equal priorities would all pause."""
+    peering_lifetime: float
+    """How long a silent peer counts as alive: the failover time when the active replica dies."""
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -39,6 +44,8 @@ class Settings:
             retry_min=_seconds("RETRY_MIN", "5s"),
             retry_max=_seconds("RETRY_MAX", "5m"),
             peering=os.environ.get("PEERING_NAME") or None,
+            peering_priority=int(os.environ.get("PEERING_PRIORITY") or random.randint(1, 1_000_000)),
+            peering_lifetime=_seconds("PEERING_LIFETIME", "60s"),
         )
 
     def retry_delay(self, attempt: int) -> float:

@@ -16,7 +16,7 @@ from conductor_operator.reconcile import Runtime
 from conductor_operator.settings import Settings
 
 SETTINGS = Settings(namespaces=(), default_cluster="default", resync_interval=15, retry_min=5, retry_max=300,
-                    peering=None)
+                    peering=None, peering_priority=0, peering_lifetime=60)
 
 
 class FakeConductor:
