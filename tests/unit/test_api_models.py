@@ -2,12 +2,12 @@ from datetime import timedelta
 
 import pytest
 import yaml
-from pydantic import ValidationError
-
 from conductor_operator.api.common import parse_duration
-from conductor_operator.api.crdgen import main as crdgen, render_crds
+from conductor_operator.api.crdgen import main as crdgen
+from conductor_operator.api.crdgen import render_crds
 from conductor_operator.api.definitions import WorkflowDefinition
 from conductor_operator.api.migration import MigrationPlan
+from pydantic import ValidationError
 
 
 @pytest.mark.parametrize(("text", "expected"), [
