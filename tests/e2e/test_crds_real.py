@@ -71,7 +71,8 @@ def test_a_typo_in_the_definition_is_reported(crds, kubectl, namespace):
 
 def test_migration_plan_takes_exactly_one_strategy(crds, kubectl, namespace):
     plan = {"apiVersion": "conductor-operator.io/v1alpha1", "kind": "MigrationPlan", "metadata": {"name": "mp"},
-            "spec": {"workflowName": "orders", "from": {"allOlder": True}, "to": {"workflowDefinitionRef": {"name": "v2"}},
+            "spec": {"workflowName": "orders", "from": {"allOlder": True},
+                     "to": {"workflowDefinitionRef": {"name": "v2"}},
                      "strategy": {"parallel": {}, "drain": {"deadline": "1h"}}}}
     result = apply(kubectl, namespace, plan)
     assert result.returncode != 0 and "set exactly one of parallel, drain, upgradeWaves" in result.stderr
