@@ -1,16 +1,30 @@
 """The one Conductor client of the operator (Conductor OSS and Orkes Conductor), on httpx.
 
-Every call maps transport failures and HTTP errors to the small tree in ``errors``; nothing is
-retried here except one token refresh on Orkes: the caller owns backoff.
+Every call maps transport failures and HTTP errors to the small tree in ``errors`` (in
+``_error_from``, the one place that does it). Nothing is retried here except one token refresh on
+Orkes: the caller owns backoff. Bodies stay plain JSON dicts, as Conductor sends them.
+
+Facts this relies on, checked against Conductor OSS 3.32.3:
+- ``/api/token`` answers 404 ("No static resource api/token.") on OSS: that is how the flavor is
+  detected, and why a key given to an OSS server is harmless (no token is sent).
+- A 404 "No static resource ..." means the server lacks the endpoint: UnsupportedOperation.
+- Bulk endpoints take 1 to 1000 ids (0 or 1001 is a 400) and answer 200
+  ``{bulkSuccessfulResults: [...], bulkErrorResults: {id: message}}``.
+- A few "missing" or "wrong state" answers come as 500 with ``retryable: false`` (delete of an
+  absent workflow or task definition, update of an absent event handler, a duplicate one, resume of
+  an execution that is not paused): they map to NotFound/Conflict, not to Unavailable.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 import ssl
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from enum import StrEnum
+from urllib.parse import quote
 
 import httpx
 
@@ -34,54 +48,118 @@ class Flavor(StrEnum):
     ORKES = "Orkes"
 
 
-_JAVA_ARGUMENT = re.compile(r"^\w+\.arg\d+(\[\d+\])?\.?")
+@dataclass
+class BulkResult:
+    """Per-id outcome of a bulk call: ids that succeeded, and the server's message for each failure."""
+
+    succeeded: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
 
 
-def _validation_text(error: dict) -> str:
-    """One validation error, its path without the Java method prefix ("updateWorkflowDef.arg0[0].")."""
+class _Secret:
+    """A string that never shows itself in a repr, a log line or an exception."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str):
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "<redacted>"
+
+    __str__ = __repr__
+
+
+# ---- error mapping ------------------------------------------------------------------------------
+
+_JAVA_ARGUMENT = re.compile(r"^\w+\.arg\d+\.?")  # "updateWorkflowDef.arg0[1].tasks" -> "[1].tasks"
+_ITEM = re.compile(r"^\[(\d+)\]\.?")
+_NOT_FOUND_500 = re.compile(r"^No such (workflow|task) definition|^EventHandler with name .* not found")
+_CONFLICT_500 = re.compile(r"^EventHandler with name .* already exists|is not PAUSED so cannot resume")
+
+
+def _validation_text(error: dict, item_labels: Sequence[str]) -> str:
+    """``path: message`` without the Java method prefix; ``[i]`` becomes the item's label when known."""
     path = _JAVA_ARGUMENT.sub("", error.get("path") or "")
+    if (item := _ITEM.match(path)) and int(item[1]) < len(item_labels):
+        path = item_labels[int(item[1])] + (f": {path[item.end():]}" if path[item.end():] else "")
     text = error.get("message") or ""
     return f"{path}: {text}" if path else text
 
 
-def _error_from(response: httpx.Response) -> ConductorError:
-    message, validation = response.reason_phrase, []
+def _error_from(response: httpx.Response, redact: Callable[[str], str],
+                item_labels: Sequence[str] = ()) -> ConductorError:
+    """The one mapping from an HTTP error answer to the error tree (see the module docstring)."""
+    status = response.status_code
     try:
         body = response.json()
     except ValueError:
         body = None
+    validation: list[str] = []
     if isinstance(body, dict):
-        message = body.get("message") or message
-        validation = [_validation_text(v) for v in body.get("validationErrors") or [] if isinstance(v, dict)]
-        if validation:
-            message = "validation failed"
-    elif response.text:
-        message = response.text[:500]
-    status = response.status_code
-    kind = (NotFound if status == 404 else Conflict if status == 409 else Unauthorized if status in (401, 403)
-            else Unavailable if status >= 500 else Rejected)
-    return kind(status, f"HTTP {status}: {message}", validation)
+        message = str(body.get("message") or body.get("error") or response.reason_phrase)
+        validation = [_validation_text(v, item_labels) for v in body.get("validationErrors") or []
+                      if isinstance(v, dict)]
+        message = re.sub(r",?\s*check below errors for detail\.?$", "", message)
+        retryable = body.get("retryable")
+    else:
+        message = response.text.strip()[:500] or response.reason_phrase
+        retryable = None
+    message, validation = redact(message), [redact(v) for v in validation]
+    if status == 404 and message.startswith("No static resource"):
+        endpoint = f"{response.request.method} {response.request.url.path}"
+        return UnsupportedOperation(status, f"this Conductor server has no endpoint {endpoint}")
+    if status >= 500 and retryable is False and _NOT_FOUND_500.search(message):
+        return NotFound(status, message, validation)
+    if status >= 500 and retryable is False and _CONFLICT_500.search(message):
+        return Conflict(status, message, validation)
+    kind = (Unavailable if status >= 500 else NotFound if status == 404 else Conflict if status == 409
+            else Unauthorized if status in (401, 403) else Rejected)
+    return kind(status, message, validation)
+
+
+def _segment(value: str | int) -> str:
+    return quote(str(value), safe="")
+
+
+def _chunks(ids: Iterable[str]) -> list[list[str]]:
+    unique = list(dict.fromkeys(ids))
+    return [unique[start:start + BULK_LIMIT] for start in range(0, len(unique), BULK_LIMIT)]
+
+
+# ---- the client ---------------------------------------------------------------------------------
 
 
 class ConductorClient:
+    """Typed calls to one Conductor server; ``base_url`` is its root, with or without ``/api``."""
+
     def __init__(self, base_url: str, *, flavor: Flavor | None = None, key_id: str | None = None,
                  key_secret: str | None = None, verify: ssl.SSLContext | str | bool = True,
                  timeout: float = 30.0, connect_timeout: float = 5.0,
                  transport: httpx.AsyncBaseTransport | None = None, clock: Callable[[], float] = time.monotonic):
-        root = base_url.rstrip("/")
-        root = root[: -len("/api")] if root.endswith("/api") else root
+        root = base_url.strip().rstrip("/")
+        root = root.removesuffix("/api").rstrip("/")
         self.base_url = root
-        self._flavor = flavor
-        self._key_id = key_id
-        self._key_secret = key_secret
+        self._flavor = Flavor(flavor) if flavor else None
+        self._key_id = key_id or None
+        self._key_secret = _Secret(key_secret or "")
         self._clock = clock
-        self._token: str | None = None
-        self._token_at = 0.0
+        self._token: _Secret | None = None
+        self._token_expires = float("-inf")
+        self._token_lock = asyncio.Lock()
         self._http = httpx.AsyncClient(base_url=f"{root}/api", verify=verify, transport=transport,
                                        timeout=httpx.Timeout(timeout, connect=connect_timeout))
 
     def __repr__(self) -> str:
-        return f"ConductorClient({self.base_url!r}, flavor={self._flavor}, auth={'key' if self._key_id else 'none'})"
+        auth = "application key" if self._key_id else "none"
+        return f"ConductorClient({self.base_url!r}, flavor={self._flavor}, auth={auth})"
 
     async def __aenter__(self) -> ConductorClient:
         return self
@@ -94,44 +172,29 @@ class ConductorClient:
 
     # ---- transport ------------------------------------------------------------------------------
 
-    async def _send(self, method: str, path: str, **kwargs) -> httpx.Response:
+    def _redact(self, text: str) -> str:
+        for secret in (self._key_secret.reveal(), self._token.reveal() if self._token else ""):
+            if secret:
+                text = text.replace(secret, "<redacted>")
+        return text
+
+    async def _send(self, method: str, path: str, *, auth: bool = True, **kwargs) -> httpx.Response:
+        headers = await self._auth_headers() if auth else {}
         try:
-            return await self._http.request(method, path, headers=await self._auth_headers(), **kwargs)
+            return await self._http.request(method, path, headers=headers, **kwargs)
         except httpx.TimeoutException as exc:
             raise Unavailable(None, f"{method} {path} timed out ({type(exc).__name__})") from None
         except httpx.TransportError as exc:
-            raise Unavailable(None, f"{method} {path} failed: {type(exc).__name__}: {exc}") from None
+            raise Unavailable(None, self._redact(f"{method} {path} failed: {type(exc).__name__}: {exc}")) from None
 
-    async def _request(self, method: str, path: str, **kwargs) -> httpx.Response:
+    async def _request(self, method: str, path: str, *, item_labels: Sequence[str] = (), **kwargs) -> httpx.Response:
         response = await self._send(method, path, **kwargs)
         if response.status_code in (401, 403) and self._key_id:
-            self._token = None  # expired or revoked: fetch a new one, once
+            self._token_expires = float("-inf")  # expired or revoked: fetch a new one, once
             response = await self._send(method, path, **kwargs)
         if response.is_error:
-            raise _error_from(response)
+            raise _error_from(response, self._redact, item_labels)
         return response
-
-    async def _auth_headers(self) -> dict[str, str]:
-        if not self._key_id:
-            return {}
-        if self._token is None or self._clock() - self._token_at > TOKEN_LIFETIME:
-            await self._fetch_token()
-        return {"X-Authorization": self._token} if self._token else {}
-
-    async def _fetch_token(self) -> None:
-        try:
-            response = await self._http.post("/token", json={"keyId": self._key_id, "keySecret": self._key_secret})
-        except httpx.HTTPError as exc:
-            raise Unavailable(None, f"POST /token failed: {type(exc).__name__}") from None
-        if response.status_code == 404:  # Conductor OSS: no authentication
-            self._token, self._token_at = "", self._clock()
-            return
-        if response.is_error:
-            error = _error_from(response)
-            if isinstance(error, Rejected):
-                raise Unauthorized(error.status, "Conductor refused the application key (keyId/keySecret)")
-            raise error
-        self._token, self._token_at = response.json().get("token", ""), self._clock()
 
     async def _json(self, method: str, path: str, **kwargs):
         response = await self._request(method, path, **kwargs)
@@ -143,55 +206,109 @@ class ConductorClient:
         except NotFound:
             return None
 
+    async def _auth_headers(self) -> dict[str, str]:
+        if not self._key_id:
+            return {}
+        if self._clock() >= self._token_expires:
+            async with self._token_lock:
+                if self._clock() >= self._token_expires:  # another call may have refreshed it meanwhile
+                    await self._fetch_token()
+        return {"X-Authorization": self._token.reveal()} if self._token else {}
+
+    async def _fetch_token(self) -> None:
+        """POST /api/token {keyId, keySecret} -> {token}; a 404 means Conductor OSS, which has no auth."""
+        response = await self._send("POST", "/token", auth=False,
+                                    json={"keyId": self._key_id, "keySecret": self._key_secret.reveal()})
+        if response.status_code == 404:
+            self._token, self._token_expires = None, self._clock() + TOKEN_LIFETIME
+            self._flavor = self._flavor or Flavor.OSS
+            return
+        if response.is_error:
+            error = _error_from(response, self._redact)
+            if isinstance(error, Rejected):
+                raise Unauthorized(error.status, f"Conductor refused the application key {self._key_id!r}: "
+                                                 f"{error.message}") from None
+            raise error
+        token = (response.json() or {}).get("token") if response.content else None
+        if not token:
+            raise Unauthorized(response.status_code, "Conductor answered /api/token without a token")
+        self._token, self._token_expires = _Secret(token), self._clock() + TOKEN_LIFETIME
+        self._flavor = self._flavor or Flavor.ORKES
+
     # ---- server ---------------------------------------------------------------------------------
 
     async def server_version(self) -> str:
         return (await self._request("GET", "/version")).text.strip()
 
     async def detect_flavor(self) -> Flavor:
-        """OSS has no /api/token (404); Orkes answers it (with a token, or 400/401 for a bad key)."""
+        """The flavor given to the constructor, else asked once: OSS answers 404 to /api/token, Orkes
+        answers it (a token for a good key, a 4xx for a bad or empty one). A 5xx or no answer raises
+        Unavailable and nothing is remembered."""
         if self._flavor is None:
-            response = await self._send("POST", "/token", json={"keyId": "", "keySecret": ""})
-            self._flavor = Flavor.OSS if response.status_code == 404 else Flavor.ORKES
+            if self._key_id:
+                await self._auth_headers()  # the token fetch records the flavor
+            else:
+                response = await self._send("POST", "/token", auth=False, json={"keyId": "", "keySecret": ""})
+                if response.status_code >= 500:
+                    raise _error_from(response, self._redact)
+                self._flavor = Flavor.OSS if response.status_code == 404 else Flavor.ORKES
         return self._flavor
 
-    # ---- definitions ----------------------------------------------------------------------------
+    # ---- workflow definitions -------------------------------------------------------------------
 
     async def get_workflow_def(self, name: str, version: int | None = None) -> dict | None:
+        """One version (the highest when ``version`` is None); None when it does not exist."""
         params = {"version": version} if version is not None else {}
-        return await self._optional(f"/metadata/workflow/{name}", params=params)
+        return await self._optional(f"/metadata/workflow/{_segment(name)}", params=params)
 
     async def all_workflow_defs(self) -> list[dict]:
         """Every version of every workflow definition."""
         return await self._json("GET", "/metadata/workflow") or []
 
     async def workflow_versions(self, name: str) -> list[int]:
-        return sorted(d["version"] for d in await self.all_workflow_defs() if d.get("name") == name)
+        """Registered versions, ascending; [] when none. Servers before v3.30 lack the /versions endpoint."""
+        try:
+            summaries = await self._json("GET", f"/metadata/workflow/{_segment(name)}/versions") or []
+        except (NotFound, UnsupportedOperation):
+            summaries = await self.all_workflow_defs()
+        return sorted({int(s["version"]) for s in summaries if s.get("name", name) == name})
 
-    async def register_workflow_defs(self, definitions: list[dict]) -> None:
-        """Upsert; Conductor answers 200 even when an item failed, so its bulk errors are read."""
-        answer = await self._json("PUT", "/metadata/workflow", json=definitions) or {}
+    async def register_workflow_defs(self, defs: list[dict]) -> None:
+        """Upsert each name+version. Conductor answers 200 even when an item failed: its bulk errors
+        become a Rejected naming each item; an invalid item makes the whole request a 400."""
+        if not defs:
+            return
+        labels = [f"{d.get('name')} v{d.get('version')}" for d in defs]
+        answer = await self._json("PUT", "/metadata/workflow", json=defs, item_labels=labels) or {}
         if errors := answer.get("bulkErrorResults"):
-            raise Rejected(200, "Conductor did not register " + "; ".join(f"{k}: {v}" for k, v in errors.items()))
+            raise Rejected(None, "Conductor did not register every workflow definition",
+                           [f"{name}: {message}" for name, message in errors.items()])
 
     async def delete_workflow_def(self, name: str, version: int) -> None:
-        await self._request("DELETE", f"/metadata/workflow/{name}/{version}")
+        """Delete one version (Conductor does not check for running executions); NotFound if absent."""
+        await self._request("DELETE", f"/metadata/workflow/{_segment(name)}/{_segment(version)}")
+
+    # ---- task definitions -----------------------------------------------------------------------
 
     async def get_task_def(self, name: str) -> dict | None:
-        return await self._optional(f"/metadata/taskdefs/{name}")
+        return await self._optional(f"/metadata/taskdefs/{_segment(name)}")
 
-    async def register_task_defs(self, definitions: list[dict]) -> None:
-        await self._request("POST", "/metadata/taskdefs", json=definitions)
+    async def register_task_defs(self, defs: list[dict]) -> None:
+        """Upsert (task definitions are global and unversioned)."""
+        if defs:
+            await self._request("POST", "/metadata/taskdefs", json=defs,
+                                item_labels=[str(d.get("name")) for d in defs])
 
     async def delete_task_def(self, name: str) -> None:
-        await self._request("DELETE", f"/metadata/taskdefs/{name}")
+        await self._request("DELETE", f"/metadata/taskdefs/{_segment(name)}")
 
     # ---- executions -----------------------------------------------------------------------------
 
     async def start_workflow(self, name: str, *, version: int | None = None, input: dict | None = None,
                              correlation_id: str | None = None, workflow_def: dict | None = None) -> str:
-        """Start an execution; with ``workflow_def`` it runs that definition without registering it."""
-        request = {"name": name, "input": input or {}}
+        """Start an execution and return its id; no version means the highest registered one.
+        With ``workflow_def`` it runs that definition without registering it."""
+        request: dict = {"name": name, "input": input or {}}
         if version is not None:
             request["version"] = version
         if correlation_id:
@@ -201,45 +318,111 @@ class ConductorClient:
         return (await self._request("POST", "/workflow", json=request)).text.strip()
 
     async def get_execution(self, workflow_id: str, include_tasks: bool = False) -> dict:
-        return await self._json("GET", f"/workflow/{workflow_id}",
+        return await self._json("GET", f"/workflow/{_segment(workflow_id)}",
                                 params={"includeTasks": str(include_tasks).lower()})
 
     async def running_execution_ids(self, name: str) -> list[str]:
-        """RUNNING and PAUSED executions of every version: Conductor ignores the version filter here."""
-        return await self._json("GET", f"/workflow/running/{name}") or []
+        """RUNNING and PAUSED executions of every version: Conductor ignores a version filter here."""
+        return await self._json("GET", f"/workflow/running/{_segment(name)}") or []
 
-    async def get_executions(self, ids: Iterable[str]) -> list[dict]:
-        """Executions (without tasks) by id, fetched in bulk batches; ids that vanished are left out."""
-        ids = list(ids)
-        found = []
-        for start in range(0, len(ids), BULK_LIMIT):
-            answer = await self._json("POST", "/workflow/bulk/search", params={"includeTasks": "false"},
-                                      json=ids[start:start + BULK_LIMIT]) or {}
+    async def get_executions(self, ids: Iterable[str], include_tasks: bool = False) -> list[dict]:
+        """Executions by id, fetched with POST /workflow/bulk/search in batches of at most 1000;
+        ids that no longer exist are left out."""
+        found: list[dict] = []
+        for chunk in _chunks(ids):
+            answer = await self._json("POST", "/workflow/bulk/search", json=chunk,
+                                      params={"includeTasks": str(include_tasks).lower()}) or {}
             found += answer.get("bulkSuccessfulResults") or []
         return found
 
     async def running_counts_by_version(self, name: str) -> dict[int, int]:
+        """RUNNING or PAUSED executions of ``name`` per version, as read now."""
         counts: dict[int, int] = {}
         for execution in await self.get_executions(await self.running_execution_ids(name)):
             if execution.get("status") in RUNNING_STATES:
                 version = int(execution.get("workflowVersion") or 0)
                 counts[version] = counts.get(version, 0) + 1
-        return counts
+        return dict(sorted(counts.items()))
 
     async def terminate(self, workflow_id: str, reason: str) -> None:
-        await self._request("DELETE", f"/workflow/{workflow_id}", params={"reason": reason})
+        """Terminate (a no-op on a TERMINATED execution; Conflict on a COMPLETED or FAILED one)."""
+        await self._request("DELETE", f"/workflow/{_segment(workflow_id)}", params={"reason": reason})
+
+    async def pause(self, workflow_id: str) -> None:
+        """Pause (a no-op when paused; Conflict once the execution has ended)."""
+        await self._request("PUT", f"/workflow/{_segment(workflow_id)}/pause")
+
+    async def resume(self, workflow_id: str) -> None:
+        """Resume a paused execution (Conflict when it is not paused)."""
+        await self._request("PUT", f"/workflow/{_segment(workflow_id)}/resume")
+
+    async def restart(self, workflow_id: str, use_latest_definitions: bool) -> None:
+        """Re-run an ended execution from its first task, same id and input (Conflict unless ended);
+        with ``use_latest_definitions`` on the highest registered version."""
+        await self._request("POST", f"/workflow/{_segment(workflow_id)}/restart",
+                            params={"useLatestDefinitions": str(use_latest_definitions).lower()})
+
+    async def _bulk(self, method: str, action: str, ids: Iterable[str], params: dict | None = None) -> BulkResult:
+        result = BulkResult()
+        for chunk in _chunks(ids):
+            answer = await self._json(method, f"/workflow/bulk/{action}", json=chunk, params=params) or {}
+            result.succeeded += [str(i) for i in answer.get("bulkSuccessfulResults") or []]
+            result.failed.update({str(k): str(v) for k, v in (answer.get("bulkErrorResults") or {}).items()})
+        return result
+
+    async def bulk_terminate(self, ids: Iterable[str], reason: str) -> BulkResult:
+        return await self._bulk("POST", "terminate", ids, {"reason": reason})
+
+    async def bulk_restart(self, ids: Iterable[str], use_latest_definitions: bool) -> BulkResult:
+        return await self._bulk("POST", "restart", ids,
+                                {"useLatestDefinitions": str(use_latest_definitions).lower()})
 
     async def upgrade(self, workflow_id: str, *, name: str, version: int, task_output: dict | None = None,
                       workflow_input: dict | None = None) -> None:
-        """Orkes only: move a running execution to another version, continuing from its current task."""
+        """Orkes only: move a running execution to another version, continuing from its current task
+        (earlier tasks of the new definition are SKIPPED with outputs from ``task_output``, keyed by
+        taskReferenceName). Conductor OSS has no such endpoint: UnsupportedOperation, nothing sent."""
         if await self.detect_flavor() is Flavor.OSS:
-            raise UnsupportedOperation(None, "Conductor OSS cannot upgrade running executions (Orkes only)")
-        await self._request("POST", f"/workflow/{workflow_id}/upgrade",
+            raise UnsupportedOperation(None, "Conductor OSS cannot upgrade running executions (Orkes only); "
+                                             "terminate and restart with the latest definitions instead")
+        await self._request("POST", f"/workflow/{_segment(workflow_id)}/upgrade",
                             json={"name": name, "version": version, "taskOutput": task_output or {},
                                   "workflowInput": workflow_input or {}})
+
+    # ---- triggers -------------------------------------------------------------------------------
+
+    async def event_handlers(self) -> list[dict]:
+        return await self._json("GET", "/event") or []
+
+    async def create_event_handler(self, handler: dict) -> None:
+        """Add a handler (Conflict if one of that name exists)."""
+        await self._request("POST", "/event", json=handler)
+
+    async def update_event_handler(self, handler: dict) -> None:
+        """Replace the handler of that name, e.g. with ``active: false`` (NotFound if absent)."""
+        await self._request("PUT", "/event", json=handler)
+
+    async def delete_event_handler(self, name: str) -> None:
+        await self._request("DELETE", f"/event/{_segment(name)}")
+
+    async def schedules(self, workflow_name: str | None = None) -> list[dict]:
+        """Schedules, all or those starting ``workflow_name``; UnsupportedOperation when the server has
+        no scheduler (Conductor OSS before it had one, or with ``conductor.scheduler.enabled=false``)."""
+        params = {"workflowName": workflow_name} if workflow_name else {}
+        try:
+            return await self._json("GET", "/scheduler/schedules", params=params) or []
+        except NotFound:
+            raise UnsupportedOperation(404, "this Conductor server has no scheduler (/api/scheduler)") from None
+
+    async def pause_schedule(self, name: str, reason: str | None = None) -> None:
+        await self._request("PUT", f"/scheduler/schedules/{_segment(name)}/pause",
+                            params={"reason": reason} if reason else {})
+
+    async def resume_schedule(self, name: str) -> None:
+        await self._request("PUT", f"/scheduler/schedules/{_segment(name)}/resume")
 
     # ---- workers --------------------------------------------------------------------------------
 
     async def poll_data(self, task_type: str) -> list[dict]:
+        """Workers that polled ``task_type``: [{queueName, workerId, lastPollTime (epoch ms)}]."""
         return await self._json("GET", "/tasks/queue/polldata", params={"taskType": task_type}) or []
-
