@@ -1,7 +1,7 @@
-"""The Conductor client against httpx.MockTransport: URL handling, error mapping, bulk reads, Orkes auth.
+"""The Conductor client against httpx.MockTransport: URLs, error mapping, auth, batching.
 
-Orkes-only behaviour (token auth, the upgrade endpoint) is tested against a fake that follows Orkes'
-documented API: POST /api/token {keyId, keySecret} -> {token}, sent back as X-Authorization.
+Answer shapes here are copied from Conductor OSS 3.32.3 (see tests/e2e/test_conductor_client_real.py
+for the same calls against the real server).
 """
 
 from __future__ import annotations
@@ -10,8 +10,9 @@ import json
 
 import httpx
 import pytest
-from conductor_operator.conductor.client import BULK_LIMIT, ConductorClient, Flavor
+from conductor_operator.conductor.client import BULK_LIMIT, TOKEN_LIFETIME, ConductorClient, Flavor
 from conductor_operator.conductor.errors import (
+    ConductorError,
     Conflict,
     NotFound,
     Rejected,
@@ -20,151 +21,520 @@ from conductor_operator.conductor.errors import (
     UnsupportedOperation,
 )
 
-
-def client_with(handler, **kwargs) -> ConductorClient:
-    return ConductorClient("http://conductor:8080/api/", transport=httpx.MockTransport(handler), **kwargs)
-
-
-async def test_base_url_with_or_without_api_suffix():
-    seen = []
-
-    def handler(request):
-        seen.append(str(request.url))
-        return httpx.Response(200, text="3.32.3")
-
-    for url in ("http://c:8080", "http://c:8080/", "http://c:8080/api", "http://c:8080/api/"):
-        async with ConductorClient(url, transport=httpx.MockTransport(handler)) as client:
-            assert await client.server_version() == "3.32.3"
-    assert set(seen) == {"http://c:8080/api/version"}
+SECRET = "s3cr3t-key-secret-value"
+TOKEN = "eyJ.orkes-token.value"
 
 
-@pytest.mark.parametrize(("status", "error"), [
-    (400, Rejected), (404, NotFound), (409, Conflict), (403, Unauthorized), (500, Unavailable), (503, Unavailable),
+def error_body(status: int, message: str, validation=None, retryable=False) -> dict:
+    body = {"status": status, "message": message, "instance": "vm", "retryable": retryable}
+    if validation is not None:
+        body["validationErrors"] = validation
+    return body
+
+
+class Recorder:
+    """A MockTransport handler: answers from ``routes`` ((method, path) -> callable or Response)."""
+
+    def __init__(self, routes: dict | None = None):
+        self.routes = routes or {}
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        answer = self.routes.get((request.method, request.url.path))
+        if answer is None:
+            return httpx.Response(404, json=error_body(404, f"No static resource {request.url.path[1:]}."))
+        return answer(request) if callable(answer) else answer
+
+    def paths(self) -> list[str]:
+        return [f"{r.method} {r.url.path}" for r in self.requests]
+
+
+def make_client(routes: dict | None = None, **kwargs) -> tuple[ConductorClient, Recorder]:
+    recorder = Recorder(routes)
+    kwargs.setdefault("flavor", Flavor.OSS)
+    return ConductorClient("http://conductor:8080", transport=httpx.MockTransport(recorder), **kwargs), recorder
+
+
+# ---- URLs ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("base", ["http://conductor:8080", "http://conductor:8080/", "http://conductor:8080/api",
+                                  "http://conductor:8080/api/", " http://conductor:8080/api "])
+async def test_base_url_is_normalised_with_or_without_api(base):
+    recorder = Recorder({("GET", "/api/version"): httpx.Response(200, text="3.32.3")})
+    async with ConductorClient(base, transport=httpx.MockTransport(recorder)) as client:
+        assert client.base_url == "http://conductor:8080"
+        assert await client.server_version() == "3.32.3"
+    assert str(recorder.requests[0].url) == "http://conductor:8080/api/version"
+
+
+async def test_base_url_keeps_a_path_prefix():
+    recorder = Recorder({("GET", "/conductor/api/version"): httpx.Response(200, text="3.32.3\n")})
+    async with ConductorClient("https://gw/conductor/api", transport=httpx.MockTransport(recorder)) as client:
+        assert await client.server_version() == "3.32.3"
+
+
+async def test_names_are_escaped_in_paths():
+    routes = {("GET", "/api/metadata/workflow/a b/c"): httpx.Response(200, json={"name": "a b/c", "version": 1})}
+    client, recorder = make_client(routes)
+    await client.get_workflow_def("a b/c", 1)
+    assert recorder.requests[0].url.raw_path == b"/api/metadata/workflow/a%20b%2Fc?version=1"
+
+
+# ---- error mapping ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("status", "kind"), [
+    (400, Rejected), (401, Unauthorized), (403, Unauthorized), (404, NotFound), (409, Conflict), (422, Rejected),
+    (500, Unavailable), (502, Unavailable), (503, Unavailable),
 ])
-async def test_status_codes_map_to_the_error_tree(status, error):
-    body = {"status": status, "message": "nope", "validationErrors": [
-        {"path": "updateWorkflowDef.arg0[0].tasks[1]", "message": "subWorkflowParam field is required"}]}
-    client = client_with(lambda request: httpx.Response(status, json=body))
-    with pytest.raises(error) as raised:
-        await client.register_workflow_defs([{"name": "x"}])
+async def test_each_status_maps_to_its_error(status, kind):
+    client, _ = make_client({("GET", "/api/workflow/w1"): httpx.Response(status, json=error_body(status, "boom"))})
+    with pytest.raises(kind) as raised:
+        await client.get_execution("w1")
+    assert type(raised.value) is kind
     assert raised.value.status == status
-    assert "tasks[1]: subWorkflowParam field is required" in raised.value.message
-    assert "updateWorkflowDef" not in raised.value.message
+    assert raised.value.message == "boom"
+    assert str(raised.value) == f"boom (HTTP {status})"
+    assert isinstance(raised.value, Rejected) == (status < 500)
 
 
-async def test_connection_failures_and_timeouts_are_unavailable():
-    def refuse(request):
-        raise httpx.ConnectError("connection refused")
-
-    with pytest.raises(Unavailable, match="ConnectError"):
-        await client_with(refuse).server_version()
-
-    def slow(request):
-        raise httpx.ReadTimeout("too slow")
-
-    with pytest.raises(Unavailable, match="timed out"):
-        await client_with(slow).server_version()
-
-
-async def test_bulk_registration_errors_are_read_from_a_200_answer():
-    answer = {"bulkErrorResults": {"orders": "version 3 is invalid"}, "bulkSuccessfulResults": []}
-    client = client_with(lambda request: httpx.Response(200, json=answer))
-    with pytest.raises(Rejected, match="orders: version 3 is invalid"):
-        await client.register_workflow_defs([{"name": "orders", "version": 3}])
+async def test_validation_errors_are_readable_and_name_the_item():
+    body = error_body(400, "Validation failed, check below errors for detail.",
+                      [{"path": "updateWorkflowDef.arg0[1].tasks", "message": "WorkflowTask list cannot be empty"},
+                       {"path": "updateWorkflowDef.arg0[0]", "message": "taskReferenceName: t1 should be unique"}])
+    client, _ = make_client({("PUT", "/api/metadata/workflow"): httpx.Response(400, json=body)})
+    with pytest.raises(Rejected) as raised:
+        await client.register_workflow_defs([{"name": "good", "version": 1}, {"name": "bad", "version": 2}])
+    assert raised.value.validation_errors == ["bad v2: tasks: WorkflowTask list cannot be empty",
+                                              "good v1: taskReferenceName: t1 should be unique"]
+    assert raised.value.message == ("Validation failed: bad v2: tasks: WorkflowTask list cannot be empty; "
+                                    "good v1: taskReferenceName: t1 should be unique")
 
 
-async def test_missing_definitions_read_as_none():
-    client = client_with(lambda request: httpx.Response(404, json={"message": "no such workflow"}))
-    assert await client.get_workflow_def("x", 1) is None
-    assert await client.get_task_def("x") is None
-    with pytest.raises(NotFound):
-        await client.delete_workflow_def("x", 1)
+async def test_error_without_json_body_falls_back_to_text():
+    client, _ = make_client({("GET", "/api/version"): httpx.Response(502, text="<html>Bad Gateway</html>")})
+    with pytest.raises(Unavailable, match="Bad Gateway") as raised:
+        await client.server_version()
+    assert raised.value.status == 502
 
 
-async def test_running_counts_fetch_in_batches_and_group_by_version():
-    ids = [f"id-{i}" for i in range(BULK_LIMIT + 5)]
-    batches = []
-
-    def handler(request):
-        if request.url.path == "/api/workflow/running/orders":
-            return httpx.Response(200, json=ids)
-        batch = json.loads(request.content)
-        batches.append(len(batch))
-        results = [{"workflowId": i, "workflowVersion": 1 if int(i[3:]) % 3 else 2,
-                    "status": "COMPLETED" if i == "id-1" else "RUNNING"} for i in batch]
-        return httpx.Response(200, json={"bulkSuccessfulResults": results, "bulkErrorResults": {}})
-
-    counts = await client_with(handler).running_counts_by_version("orders")
-    assert batches == [BULK_LIMIT, 5]
-    assert counts == {1: 669, 2: 335}  # 1005 ids, a third on v2, id-1 finished meanwhile
+async def test_a_success_that_is_not_json_is_unavailable():
+    routes = {("GET", "/api/event"): httpx.Response(200, text="<html>proxy login</html>")}
+    client, _ = make_client(routes)
+    with pytest.raises(Unavailable, match="not JSON: '<html>proxy login"):
+        await client.event_handlers()
 
 
-def orkes(tokens: list[str], *, accept=lambda token: True):
-    """A fake Orkes server: hands out tokens in order, checks X-Authorization on every other call."""
-    calls = []
+async def test_empty_error_body_falls_back_to_reason_phrase():
+    client, _ = make_client({("GET", "/api/version"): httpx.Response(418)})
+    with pytest.raises(Rejected, match="I'm a teapot"):
+        await client.server_version()
 
-    def handler(request):
-        calls.append((request.url.path, request.headers.get("X-Authorization")))
+
+@pytest.mark.parametrize("exc", [httpx.ConnectError("connection refused"), httpx.ReadTimeout("slow"),
+                                 httpx.ConnectTimeout("slow"), httpx.RemoteProtocolError("closed")])
+async def test_transport_failures_are_unavailable(exc):
+    def fail(request):
+        raise exc
+
+    client = ConductorClient("http://conductor:8080", transport=httpx.MockTransport(fail))
+    with pytest.raises(Unavailable) as raised:
+        await client.server_version()
+    assert raised.value.status is None
+    assert "GET /version" in raised.value.message
+
+
+@pytest.mark.parametrize(("method", "path", "message", "kind", "call"), [
+    ("DELETE", "/api/metadata/workflow/w/1", "No such workflow definition: w version: 1", NotFound,
+     lambda c: c.delete_workflow_def("w", 1)),
+    ("DELETE", "/api/metadata/taskdefs/t", "No such task definition", NotFound, lambda c: c.delete_task_def("t")),
+    ("PUT", "/api/event", "EventHandler with name h not found!", NotFound,
+     lambda c: c.update_event_handler({"name": "h"})),
+    ("POST", "/api/event", "EventHandler with name h already exists!", Conflict,
+     lambda c: c.create_event_handler({"name": "h"})),
+    ("PUT", "/api/workflow/w1/resume", "The workflow w1 is not PAUSED so cannot resume. Current status is RUNNING",
+     Conflict, lambda c: c.resume("w1")),
+])
+async def test_conductor_500s_that_mean_missing_or_wrong_state(method, path, message, kind, call):
+    """Conductor OSS 3.32.3 answers these with 500 and retryable false: not a reason to retry."""
+    client, _ = make_client({(method, path): httpx.Response(500, json=error_body(500, message))})
+    with pytest.raises(kind, match="^" + message.split(":")[0]):
+        await call(client)
+
+
+async def test_a_retryable_500_stays_unavailable_even_with_a_matching_message():
+    body = error_body(500, "No such workflow definition: w version: 1", retryable=True)
+    client, _ = make_client({("DELETE", "/api/metadata/workflow/w/1"): httpx.Response(500, json=body)})
+    with pytest.raises(Unavailable):
+        await client.delete_workflow_def("w", 1)
+
+
+async def test_missing_endpoint_is_unsupported():
+    client, _ = make_client({})
+    with pytest.raises(UnsupportedOperation, match="no endpoint PUT /api/scheduler/schedules/s/pause"):
+        await client.pause_schedule("s")
+
+
+# ---- definitions --------------------------------------------------------------------------------
+
+
+async def test_gets_answer_none_on_404():
+    routes = {("GET", "/api/metadata/workflow/w"): httpx.Response(404, json=error_body(404, "No such workflow")),
+              ("GET", "/api/metadata/taskdefs/t"): httpx.Response(404, json=error_body(404, "No such taskType"))}
+    client, recorder = make_client(routes)
+    assert await client.get_workflow_def("w", 3) is None
+    assert await client.get_task_def("t") is None
+    assert recorder.requests[0].url.params["version"] == "3"
+
+
+async def test_get_without_version_asks_for_the_highest():
+    client, recorder = make_client({("GET", "/api/metadata/workflow/w"): httpx.Response(200, json={"version": 4})})
+    assert await client.get_workflow_def("w") == {"version": 4}
+    assert "version" not in recorder.requests[0].url.params
+
+
+async def test_register_reads_bulk_errors_and_names_each_item():
+    answer = {"bulkErrorResults": {"orders": "version 2 is locked", "billing": "owner missing"},
+              "bulkSuccessfulResults": ["shipping"]}
+    client, recorder = make_client({("PUT", "/api/metadata/workflow"): httpx.Response(200, json=answer)})
+    defs = [{"name": n, "version": 2} for n in ("orders", "billing", "shipping")]
+    with pytest.raises(Rejected) as raised:
+        await client.register_workflow_defs(defs)
+    assert "orders: version 2 is locked" in raised.value.message
+    assert "billing: owner missing" in raised.value.message
+    assert json.loads(recorder.requests[0].content) == defs
+
+
+async def test_register_succeeds_and_skips_empty_lists():
+    ok = httpx.Response(200, json={"bulkErrorResults": {}, "bulkSuccessfulResults": ["w"]})
+    client, recorder = make_client({("PUT", "/api/metadata/workflow"): ok,
+                                    ("POST", "/api/metadata/taskdefs"): httpx.Response(200)})
+    await client.register_workflow_defs([{"name": "w", "version": 1}])
+    await client.register_task_defs([{"name": "t"}])
+    await client.register_workflow_defs([])
+    await client.register_task_defs([])
+    assert recorder.paths() == ["PUT /api/metadata/workflow", "POST /api/metadata/taskdefs"]
+
+
+async def test_workflow_versions_sorted_and_falls_back_on_old_servers():
+    summaries = [{"name": "w", "version": 3, "createTime": 0}, {"name": "w", "version": 1, "createTime": 0}]
+    client, _ = make_client({("GET", "/api/metadata/workflow/w/versions"): httpx.Response(200, json=summaries)})
+    assert await client.workflow_versions("w") == [1, 3]
+
+    every = [{"name": "w", "version": 2}, {"name": "other", "version": 9}, {"name": "w", "version": 1}]
+    old, recorder = make_client({("GET", "/api/metadata/workflow"): httpx.Response(200, json=every)})
+    assert await old.workflow_versions("w") == [1, 2]
+    assert recorder.paths() == ["GET /api/metadata/workflow/w/versions", "GET /api/metadata/workflow"]
+
+
+# ---- executions ---------------------------------------------------------------------------------
+
+
+def bulk_search(executions: dict[str, dict], batches: list[list[str]]):
+    def answer(request: httpx.Request) -> httpx.Response:
+        ids = json.loads(request.content)
+        assert request.url.params["includeTasks"] == "false"
+        if not ids or len(ids) > BULK_LIMIT:
+            return httpx.Response(400, json=error_body(400, "Validation failed", [
+                {"path": "searchWorkflow.arg0", "message": "Cannot process more than 1000 workflows."}]))
+        batches.append(ids)
+        return httpx.Response(200, json={
+            "bulkSuccessfulResults": [executions[i] for i in ids if i in executions],
+            "bulkErrorResults": {i: f"No such workflow found by id: {i}" for i in ids if i not in executions}})
+    return answer
+
+
+async def test_running_counts_group_by_version_from_batched_fetches():
+    executions = {}
+    for n in range(2500):
+        version = 1 if n < 1200 else 2
+        status = "PAUSED" if n % 100 == 0 else "RUNNING"
+        executions[f"id-{n}"] = {"workflowId": f"id-{n}", "workflowVersion": version, "status": status}
+    executions["id-7"]["status"] = "COMPLETED"  # ended between the two reads: not counted
+    running_ids = [*executions, "vanished"]
+    batches: list[list[str]] = []
+    client, recorder = make_client({
+        ("GET", "/api/workflow/running/orders"): httpx.Response(200, json=running_ids),
+        ("POST", "/api/workflow/bulk/search"): bulk_search(executions, batches),
+    })
+    assert await client.running_counts_by_version("orders") == {1: 1199, 2: 1300}
+    assert [len(b) for b in batches] == [1000, 1000, 501]
+    assert sum(batches, []) == running_ids
+
+
+async def test_no_ids_means_no_bulk_call():
+    client, recorder = make_client({("GET", "/api/workflow/running/w"): httpx.Response(200, json=[])})
+    assert await client.running_counts_by_version("w") == {}
+    assert await client.get_executions([]) == []
+    assert recorder.paths() == ["GET /api/workflow/running/w"]
+
+
+async def test_start_workflow_sends_a_start_request_and_returns_the_id():
+    routes = {("POST", "/api/workflow"): httpx.Response(200, text="abc-123", headers={"content-type": "text/plain"})}
+    client, recorder = make_client(routes)
+    assert await client.start_workflow("w", version=2, input={"a": 1}, correlation_id="c") == "abc-123"
+    assert await client.start_workflow("w") == "abc-123"
+    assert json.loads(recorder.requests[0].content) == {"name": "w", "version": 2, "input": {"a": 1},
+                                                        "correlationId": "c"}
+    assert json.loads(recorder.requests[1].content) == {"name": "w", "input": {}}
+
+
+async def test_lifecycle_calls():
+    routes = {("DELETE", "/api/workflow/w1"): httpx.Response(200),
+              ("PUT", "/api/workflow/w1/pause"): httpx.Response(200),
+              ("PUT", "/api/workflow/w1/resume"): httpx.Response(200),
+              ("POST", "/api/workflow/w1/restart"): httpx.Response(204)}
+    client, recorder = make_client(routes)
+    await client.terminate("w1", "moved to v2")
+    await client.pause("w1")
+    await client.resume("w1")
+    await client.restart("w1", use_latest_definitions=True)
+    assert recorder.requests[0].url.params["reason"] == "moved to v2"
+    assert recorder.requests[3].url.params["useLatestDefinitions"] == "true"
+
+
+async def test_bulk_terminate_and_restart_report_per_id_in_batches():
+    def answer(request):
+        ids = json.loads(request.content)
+        assert 0 < len(ids) <= BULK_LIMIT
+        return httpx.Response(200, json={"bulkSuccessfulResults": [i for i in ids if i != "done"],
+                                         "bulkErrorResults": {"done": "Cannot terminate a COMPLETED workflow."}
+                                         if "done" in ids else {}})
+
+    client, recorder = make_client({("POST", "/api/workflow/bulk/terminate"): answer,
+                                    ("POST", "/api/workflow/bulk/restart"): answer})
+    ids = [f"id-{n}" for n in range(1500)] + ["done"]
+    result = await client.bulk_terminate(ids, "drained")
+    assert len(result.succeeded) == 1500 and not result.ok
+    assert result.failed == {"done": "Cannot terminate a COMPLETED workflow."}
+    assert [len(json.loads(r.content)) for r in recorder.requests] == [1000, 501]
+    assert recorder.requests[0].url.params["reason"] == "drained"
+
+    restarted = await client.bulk_restart(["a", "b"], use_latest_definitions=True)
+    assert restarted.ok and restarted.succeeded == ["a", "b"]
+    assert recorder.requests[-1].url.params["useLatestDefinitions"] == "true"
+    assert (await client.bulk_terminate([], "nothing")).succeeded == []
+
+
+async def test_upgrade_is_refused_on_oss_without_calling():
+    client, recorder = make_client({}, flavor=Flavor.OSS)
+    with pytest.raises(UnsupportedOperation, match="Orkes only"):
+        await client.upgrade("w1", name="w", version=2)
+    assert recorder.requests == []
+
+
+async def test_upgrade_on_orkes_posts_the_target():
+    """Orkes-only behaviour, tested against a fake following Orkes' documented behaviour."""
+    client, recorder = make_client({("POST", "/api/workflow/wf-1/upgrade"): httpx.Response(200)},
+                                   flavor=Flavor.ORKES)
+    await client.upgrade("wf-1", name="orders", version=2, task_output={"a": {"x": 1}})
+    assert json.loads(recorder.requests[0].content) == {"name": "orders", "version": 2,
+                                                        "taskOutput": {"a": {"x": 1}}, "workflowInput": {}}
+
+
+async def test_upgrade_detects_oss_before_refusing():
+    client, recorder = make_client({}, flavor=None)
+    with pytest.raises(UnsupportedOperation):
+        await client.upgrade("w1", name="w", version=2)
+    assert recorder.paths() == ["POST /api/token"]
+
+
+# ---- flavor and Orkes auth ----------------------------------------------------------------------
+
+
+async def test_flavor_detection():
+    oss, _ = make_client({}, flavor=None)
+    assert await oss.detect_flavor() is Flavor.OSS
+
+    orkes, _ = make_client({("POST", "/api/token"): httpx.Response(401, json={"message": "INVALID_KEY"})},
+                           flavor=None)
+    assert await orkes.detect_flavor() is Flavor.ORKES
+
+    given, recorder = make_client({}, flavor=Flavor.ORKES)
+    assert await given.detect_flavor() is Flavor.ORKES
+    assert recorder.requests == []
+
+    down, _ = make_client({("POST", "/api/token"): httpx.Response(503, json=error_body(503, "down", retryable=True))},
+                          flavor=None)
+    with pytest.raises(Unavailable):
+        await down.detect_flavor()
+
+
+class FakeOrkes:
+    """Follows Orkes' documented behaviour: POST /api/token {keyId, keySecret} -> {token}; calls need
+    header X-Authorization with a current token, else 401 {error: EXPIRED_TOKEN}."""
+
+    def __init__(self):
+        self.issued = 0
+        self.valid: set[str] = set()
+        self.reject_everything = False
+        self.seen_tokens: list[str | None] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
         if request.url.path == "/api/token":
             body = json.loads(request.content)
-            if body["keySecret"] != "s3cr3t":
-                return httpx.Response(401, json={"message": "INVALID_TOKEN"})
-            return httpx.Response(200, json={"token": tokens.pop(0)})
-        if not accept(request.headers.get("X-Authorization")):
-            return httpx.Response(401, json={"message": "EXPIRED_TOKEN"})
-        return httpx.Response(200, text="orkes-1.0")
+            if body != {"keyId": "key-1", "keySecret": SECRET}:
+                return httpx.Response(401, json={"message": "Invalid key", "error": "INVALID_KEY"})
+            self.issued += 1
+            token = f"{TOKEN}-{self.issued}"
+            self.valid.add(token)
+            return httpx.Response(200, json={"token": token})
+        token = request.headers.get("X-Authorization")
+        self.seen_tokens.append(token)
+        if self.reject_everything or token not in self.valid:
+            return httpx.Response(401, json={"message": "Token expired or invalid", "error": "EXPIRED_TOKEN"})
+        return httpx.Response(200, text="5.0.0")
 
-    return handler, calls
+
+class Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
 
 
-async def test_orkes_token_is_fetched_sent_and_refreshed_after_45_minutes():
-    now = [0.0]
-    handler, calls = orkes(["t1", "t2"])
-    client = client_with(handler, key_id="id", key_secret="s3cr3t", clock=lambda: now[0])
+def orkes_client(server: FakeOrkes, clock: Clock | None = None, secret: str = SECRET) -> ConductorClient:
+    return ConductorClient("https://x.orkesconductor.io/api", key_id="key-1", key_secret=secret,
+                           transport=httpx.MockTransport(server), clock=clock or Clock())
+
+
+async def test_orkes_token_is_fetched_once_and_sent():
+    """Orkes-only behaviour, tested against a fake following Orkes' documented behaviour."""
+    server = FakeOrkes()
+    client = orkes_client(server)
+    assert await client.server_version() == "5.0.0"
+    assert await client.server_version() == "5.0.0"
+    assert server.issued == 1
+    assert server.seen_tokens == [f"{TOKEN}-1", f"{TOKEN}-1"]
+    assert await client.detect_flavor() is Flavor.ORKES
+
+
+async def test_orkes_token_is_refreshed_after_45_minutes():
+    """Orkes-only behaviour, tested against a fake following Orkes' documented behaviour."""
+    server, clock = FakeOrkes(), Clock()
+    client = orkes_client(server, clock)
     await client.server_version()
+    clock.now += TOKEN_LIFETIME - 1
     await client.server_version()
-    now[0] = 46 * 60
+    assert server.issued == 1
+    clock.now += 1
     await client.server_version()
-    assert calls == [("/api/token", None), ("/api/version", "t1"), ("/api/version", "t1"),
-                     ("/api/token", None), ("/api/version", "t2")]
+    assert server.issued == 2
+    assert server.seen_tokens[-1] == f"{TOKEN}-2"
 
 
-async def test_orkes_token_is_refreshed_once_on_401_then_unauthorized():
-    handler, calls = orkes(["old", "new"], accept=lambda token: token == "new")
-    client = client_with(handler, key_id="id", key_secret="s3cr3t")
-    assert await client.server_version() == "orkes-1.0"
-    assert [c[1] for c in calls if c[0] == "/api/version"] == ["old", "new"]
+async def test_orkes_refreshes_once_on_401_then_unauthorized():
+    """Orkes-only behaviour, tested against a fake following Orkes' documented behaviour."""
+    server = FakeOrkes()
+    client = orkes_client(server)
+    await client.server_version()
+    server.valid.clear()  # revoked server-side before its time: one refresh fixes it
+    assert await client.server_version() == "5.0.0"
+    assert server.issued == 2
 
-    handler, calls = orkes(["a", "b", "c"], accept=lambda token: False)
-    with pytest.raises(Unauthorized):
-        await client_with(handler, key_id="id", key_secret="s3cr3t").server_version()
-    assert len([c for c in calls if c[0] == "/api/token"]) == 2, "one refresh, no loop"
-
-
-async def test_a_bad_key_is_unauthorized_and_the_secret_never_shows():
-    handler, _ = orkes(["t"])
-    client = client_with(handler, key_id="id", key_secret="wrong-secret")
+    server.reject_everything = True  # persists after the refresh: Unauthorized, and no loop
     with pytest.raises(Unauthorized) as raised:
         await client.server_version()
-    assert "wrong-secret" not in str(raised.value) and "wrong-secret" not in repr(client)
+    assert server.issued == 3
+    assert raised.value.status == 401
 
 
-async def test_flavor_detection_and_upgrade_refused_on_oss():
-    oss = client_with(lambda request: httpx.Response(404, json={"message": "No static resource api/token."}))
-    assert await oss.detect_flavor() is Flavor.OSS
-    with pytest.raises(UnsupportedOperation, match="Orkes only"):
-        await oss.upgrade("wf-1", name="orders", version=2)
+async def test_orkes_refused_key_is_unauthorized():
+    """Orkes-only behaviour, tested against a fake following Orkes' documented behaviour."""
+    client = orkes_client(FakeOrkes(), secret="wrong-" + SECRET)
+    with pytest.raises(Unauthorized, match="refused the application key 'key-1'"):
+        await client.server_version()
 
-    upgraded = []
 
-    def orkes_server(request):
+async def test_secret_and_token_never_in_repr_or_errors():
+    """Orkes-only behaviour, tested against a fake following Orkes' documented behaviour."""
+    server = FakeOrkes()
+
+    def echoing(request: httpx.Request) -> httpx.Response:  # a server that echoes what it got
         if request.url.path == "/api/token":
-            return httpx.Response(401, json={"message": "INVALID_TOKEN"})
-        upgraded.append((request.url.path, json.loads(request.content)))
-        return httpx.Response(200)
+            return server(request)
+        echoed = f"bad request {request.headers.get('X-Authorization')} {SECRET}"
+        return httpx.Response(400, json={"message": echoed, "validationErrors": [{"path": "x", "message": echoed}]})
 
-    orkes_client = client_with(orkes_server)
-    assert await orkes_client.detect_flavor() is Flavor.ORKES
-    await orkes_client.upgrade("wf-1", name="orders", version=2, task_output={"a": {"x": 1}})
-    assert upgraded == [("/api/workflow/wf-1/upgrade", {"name": "orders", "version": 2, "taskOutput": {"a": {"x": 1}},
-                                                          "workflowInput": {}})]
+    client = ConductorClient("https://x/api", key_id="key-1", key_secret=SECRET, transport=httpx.MockTransport(echoing))
+    with pytest.raises(Rejected) as raised:
+        await client.get_execution("w1")
+    wrong = orkes_client(FakeOrkes(), secret="wrong-" + SECRET)
+    with pytest.raises(Unauthorized) as refused:
+        await wrong.server_version()
+
+    texts = [repr(client), str(client), repr(vars(client)), str(raised.value), repr(raised.value),
+             raised.value.message, *raised.value.validation_errors, str(refused.value), repr(wrong)]
+    for text in texts:
+        assert SECRET not in text
+        assert TOKEN not in text
+    assert "<redacted>" in raised.value.message
+
+
+async def test_orkes_key_on_oss_sends_no_token():
+    """A 404 from /api/token means Conductor OSS without auth: proceed without a token."""
+    recorder = Recorder({("GET", "/api/version"): httpx.Response(200, text="3.32.3")})
+    client = ConductorClient("http://oss:8080", key_id="key-1", key_secret=SECRET,
+                             transport=httpx.MockTransport(recorder))
+    assert await client.server_version() == "3.32.3"
+    assert await client.server_version() == "3.32.3"
+    assert recorder.paths() == ["POST /api/token", "GET /api/version", "GET /api/version"]
+    assert "X-Authorization" not in recorder.requests[1].headers
+    assert await client.detect_flavor() is Flavor.OSS
+
+
+async def test_no_key_no_token_and_401_is_unauthorized_at_once():
+    routes = {("GET", "/api/version"): httpx.Response(403, json=error_body(403, "forbidden"))}
+    client, recorder = make_client(routes)
+    with pytest.raises(Unauthorized):
+        await client.server_version()
+    assert recorder.paths() == ["GET /api/version"]
+
+
+# ---- triggers and workers -----------------------------------------------------------------------
+
+
+async def test_schedules_and_missing_scheduler():
+    schedule = {"name": "nightly", "paused": False, "startWorkflowRequest": {"name": "w", "version": 1}}
+    client, recorder = make_client({("GET", "/api/scheduler/schedules"): httpx.Response(200, json=[schedule]),
+                                    ("PUT", "/api/scheduler/schedules/nightly/pause"): httpx.Response(200),
+                                    ("PUT", "/api/scheduler/schedules/nightly/resume"): httpx.Response(200)})
+    assert await client.schedules("w") == [schedule]
+    await client.pause_schedule("nightly", reason="draining w v1")
+    await client.resume_schedule("nightly")
+    assert recorder.requests[0].url.params["workflowName"] == "w"
+    assert recorder.requests[1].url.params["reason"] == "draining w v1"
+
+    without, _ = make_client({})
+    with pytest.raises(UnsupportedOperation, match="no endpoint GET /api/scheduler/schedules"):
+        await without.schedules()
+    older, _ = make_client({("GET", "/api/scheduler/schedules"): httpx.Response(404, json={"error": "Not Found"})})
+    with pytest.raises(UnsupportedOperation, match="no scheduler"):
+        await older.schedules()
+
+
+async def test_event_handlers_and_poll_data():
+    handler = {"name": "h", "event": "kafka:x", "active": True, "actions": []}
+    polls = [{"queueName": "t", "workerId": "w-1", "lastPollTime": 1795516278149}]
+    client, recorder = make_client({("GET", "/api/event"): httpx.Response(200, json=[handler]),
+                                    ("PUT", "/api/event"): httpx.Response(200),
+                                    ("GET", "/api/tasks/queue/polldata"): httpx.Response(200, json=polls)})
+    assert await client.event_handlers() == [handler]
+    await client.update_event_handler({**handler, "active": False})
+    assert json.loads(recorder.requests[1].content)["active"] is False
+    assert await client.poll_data("t") == polls
+    assert recorder.requests[2].url.params["taskType"] == "t"
+
+
+def test_errors_form_one_tree():
+    for kind in (NotFound, Conflict, Unauthorized):
+        assert issubclass(kind, Rejected)
+    for kind in (Unavailable, Rejected, UnsupportedOperation):
+        assert issubclass(kind, ConductorError)
+    error = Rejected(400, "Validation failed", ["tasks: empty", "name: missing"])
+    assert error.message == "Validation failed: tasks: empty; name: missing"
+    assert Unavailable(None, "connection refused").status is None
+    assert str(Unavailable(None, "connection refused")) == "connection refused"

@@ -198,7 +198,11 @@ class ConductorClient:
 
     async def _json(self, method: str, path: str, **kwargs):
         response = await self._request(method, path, **kwargs)
-        return response.json() if response.content else None
+        try:
+            return response.json() if response.content else None
+        except ValueError:  # a proxy's HTML page, a truncated answer: not Conductor speaking
+            raise Unavailable(response.status_code, f"{method} {path} answered something that is not JSON: "
+                                                    f"{self._redact(response.text[:200])!r}") from None
 
     async def _optional(self, path: str, **kwargs):
         try:
