@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import time
-from pathlib import Path
 
 import httpx
 import yaml
@@ -150,6 +149,3 @@ def _wait_forever() -> None:
     except KeyboardInterrupt:
         pass
 
-
-def example_files() -> list[Path]:
-    return sorted(EXAMPLES.glob("*.yaml"))

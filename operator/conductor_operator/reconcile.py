@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -89,14 +90,14 @@ class Runtime:
 
     # ---- Conductor clients ----------------------------------------------------------------------
 
-    async def client_for(self, namespace: str, cluster_name: str | None) -> tuple[ConductorClient, str]:
+    async def client_for(self, namespace: str, cluster_name: str | None) -> ConductorClient:
         """The client of the ConductorCluster a resource names (or the namespace default)."""
         name = cluster_name or self.settings.default_cluster
         try:
             cluster = await self.kube.conductor_cluster(namespace, name)
         except Missing as exc:
             raise UserError(REASON_CLUSTER_NOT_FOUND, f"{exc}: create it, or set spec.clusterRef") from None
-        return await self._client_from_cluster(namespace, cluster), cluster["spec"]["url"]
+        return await self._client_from_cluster(namespace, cluster)
 
     async def _client_from_cluster(self, namespace: str, cluster: dict) -> ConductorClient:
         spec = cluster.get("spec") or {}
@@ -125,8 +126,6 @@ class Runtime:
         if tls.get("insecureSkipVerify"):
             verify = False
         elif tls.get("caBundle"):
-            import ssl
-
             verify = ssl.create_default_context(cadata=tls["caBundle"])
         client = self._client_factory(
             spec["url"], flavor=flavor, key_id=key_id, key_secret=key_secret, verify=verify,
@@ -271,7 +270,7 @@ class Runtime:
             loaded = await self._definition_body(meta["namespace"], spec)
             self._check_identity(loaded, *identity)
             desired = desired_of(loaded)
-            client, _ = await self.client_for(meta["namespace"], (spec.get("clusterRef") or {}).get("name"))
+            client = await self.client_for(meta["namespace"], (spec.get("clusterRef") or {}).get("name"))
             observed = await get(client)
         except UserError as exc:
             return finish(kstatus(False, exc.reason, exc.message, stalled=True),
@@ -349,7 +348,7 @@ class Runtime:
         client = None
         if on_delete == "Delete" and status.get("registered"):
             try:
-                client, _ = await self.client_for(meta["namespace"], (spec.get("clusterRef") or {}).get("name"))
+                client = await self.client_for(meta["namespace"], (spec.get("clusterRef") or {}).get("name"))
                 running, referrers = await inspect(client)
             except (UserError, ConductorError):
                 running = None
@@ -370,6 +369,7 @@ class Runtime:
             delay = self.settings.retry_delay(attempt)
             return Outcome(status, [defs.Event("Normal", plan.reason, plan.message)] if attempt == 0 else [],
                            retry_after=delay, message=plan.message)
+        self._locks.pop(meta["uid"], None)  # the object is about to go; its lock with it
         return Outcome(None, [defs.Event("Normal", plan.reason, plan.message)])
 
     # ---- TaskDefinition -------------------------------------------------------------------------
