@@ -42,16 +42,9 @@ def crds(kubectl, k8s) -> None:
 
 
 @pytest.fixture(scope="session")
-def peering_crds(kubectl, tools, k8s) -> None:
-    """kopf's peering CRDs, taken from the Helm chart (which installs them for users)."""
-    import subprocess
-
-    import yaml
-
-    rendered = subprocess.run([str(tools.helm), "template", "x", str(REPO_ROOT / "charts" / "conductor-operator"),
-                               "--show-only", "templates/peering.yaml"], capture_output=True, text=True, check=True)
-    crds = [d for d in yaml.safe_load_all(rendered.stdout) if d and d["kind"] == "CustomResourceDefinition"]
-    kubectl("apply", "-f", "-", input=yaml.safe_dump_all(crds))
+def peering_crds(kubectl) -> None:
+    """kopf's peering CRDs, from the Helm chart's crds/ folder (which installs them for users)."""
+    kubectl("apply", "-f", str(REPO_ROOT / "charts" / "conductor-operator" / "crds" / "kopf-peering.yaml"))
     kubectl("wait", "--for=condition=Established", "crd/clusterkopfpeerings.kopf.dev", "crd/kopfpeerings.kopf.dev")
 
 

@@ -1,21 +1,32 @@
+{{/* The chart's name, overridable. */}}
+{{- define "conductor-operator.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* The release's full name: names the Deployment, the ServiceAccount and the (Cluster)Roles. */}}
 {{- define "conductor-operator.fullname" -}}
-{{- if contains .Chart.Name .Release.Name -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
 {{- .Release.Name | trunc 63 | trimSuffix "-" -}}
 {{- else -}}
-{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
 {{- end -}}
 {{- end -}}
 
 {{- define "conductor-operator.labels" -}}
-app.kubernetes.io/name: {{ .Chart.Name }}
-app.kubernetes.io/instance: {{ .Release.Name }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+{{ include "conductor-operator.selectorLabels" . }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
-helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
+app.kubernetes.io/part-of: conductor-operator
 {{- end -}}
 
-{{- define "conductor-operator.selector" -}}
-app.kubernetes.io/name: {{ .Chart.Name }}
+{{- define "conductor-operator.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "conductor-operator.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
 
@@ -27,6 +38,41 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
 {{- end -}}
 
+{{/* "true" when the operator watches every namespace (an empty string otherwise, for `if`). */}}
 {{- define "conductor-operator.clusterwide" -}}
 {{- if empty .Values.watchNamespaces -}}true{{- end -}}
+{{- end -}}
+
+{{/* The kopf peering object's name (empty when peering is off: the operator runs standalone). */}}
+{{- define "conductor-operator.peeringName" -}}
+{{- if .Values.peering.enabled -}}
+{{- default (include "conductor-operator.fullname" .) .Values.peering.name -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+What the operator does in the namespaces it watches (a ClusterRole when it watches all of them,
+a Role in each one otherwise). Argument: dict "peeringResource" "clusterkopfpeerings"|"kopfpeerings"|"".
+*/}}
+{{- define "conductor-operator.namespacedRules" -}}
+# Its own resources: kopf watches them and patches finalizers and annotations, the operator writes status.
+- apiGroups: [conductor-operator.io]
+  resources: [conductorclusters, workflowdefinitions, taskdefinitions, migrationplans]
+  verbs: [get, list, watch, patch, update]
+- apiGroups: [conductor-operator.io]
+  resources: [conductorclusters/status, workflowdefinitions/status, taskdefinitions/status, migrationplans/status]
+  verbs: [get, patch, update]
+# Orkes keys (Secrets) and definition JSON files (ConfigMaps): read only.
+- apiGroups: [""]
+  resources: [secrets, configmaps]
+  verbs: [get, list, watch]
+- apiGroups: ["", events.k8s.io]
+  resources: [events]
+  verbs: [create, patch]
+{{- with .peeringResource }}
+# Leader election between replicas: each one writes its keep-alive into the peering object's status.
+- apiGroups: [kopf.dev]
+  resources: [{{ . }}]
+  verbs: [get, list, watch, patch]
+{{- end }}
 {{- end -}}
