@@ -1,0 +1,203 @@
+"""kubectl-conductor: the operator's command line, also a kubectl plugin (`kubectl conductor ...`).
+
+Each subcommand is one entry of COMMANDS: its help, its arguments and the function that runs it
+and returns the exit code. Exit codes: 0 fine, 1 the answer is "no" (a breaking change), 2 bad
+input or usage, with a one-line message on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from conductor_operator.domain.compatibility import (
+    BREAKING,
+    STRATEGIES,
+    InvalidDefinition,
+    Verdict,
+    compare,
+)
+
+PROGRAM = "kubectl-conductor"
+MANIFEST_API_VERSION = "conductor-operator.io/v1alpha1"
+MANIFEST_KIND = "WorkflowDefinition"
+ACKNOWLEDGE_FIELD = "spec.strategy.upgradeWaves.acknowledgeBreaking"
+
+
+class BadInput(Exception):
+    """Input the command cannot use; the message is shown to the user as it is."""
+
+
+@dataclass(frozen=True)
+class Command:
+    help: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:  # argparse has printed usage or help already
+        return exit_.code if isinstance(exit_.code, int) else 2
+    try:
+        return COMMANDS[args.command].run(args)
+    except BadInput as error:
+        print(f"{PROGRAM}: error: {error}", file=sys.stderr)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=PROGRAM, description="Work with conductor-operator resources.")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, command in COMMANDS.items():
+        command.add_arguments(subparsers.add_parser(name, help=command.help, description=command.help))
+    return parser
+
+
+# ---- diff -------------------------------------------------------------------------------------
+
+def _diff_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("old", metavar="OLD", help="the current version: a Conductor workflow JSON file or a "
+                                                   "WorkflowDefinition manifest")
+    parser.add_argument("new", metavar="NEW", help="the version to move to, in either form")
+    parser.add_argument("--task-def-changed", metavar="NAME", action="append", default=[], dest="changed_task_defs",
+                        help="a task definition changed along with the workflow (repeatable)")
+    parser.add_argument("-o", "--output", choices=("text", "json"), default="text",
+                        help="text for a person (default) or json (level and findings as a MigrationPlan's "
+                             "status.verdict holds them)")
+
+
+def run_diff(args: argparse.Namespace) -> int:
+    old = load_definition(args.old)
+    new = load_definition(args.new)
+    try:
+        verdict = compare(old, new, changed_task_defs=args.changed_task_defs)
+    except InvalidDefinition as error:
+        raise BadInput(f"{args.old if error.which == 'old' else args.new}: {error.problem}") from None
+    render = render_json if args.output == "json" else render_text
+    print(render(verdict, old, new))
+    return 1 if verdict.level is BREAKING else 0
+
+
+# ---- reading definitions ----------------------------------------------------------------------
+
+def load_definition(path: str) -> dict:
+    """A Conductor workflow definition from a JSON file or a WorkflowDefinition manifest."""
+    document = _read_document(path)
+    if isinstance(document, dict) and "kind" in document:
+        return _from_manifest(path, document)
+    if isinstance(document, dict) and isinstance(document.get("tasks"), list):
+        return document
+    raise BadInput(f"{path}: not a workflow definition (expected a Conductor workflow JSON with a tasks list, "
+                   f"or a {MANIFEST_KIND} manifest)")
+
+
+def _read_document(path: str):
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise BadInput(f"{path}: no such file") from None
+    except UnicodeDecodeError:
+        raise BadInput(f"{path}: not a text file") from None
+    except OSError as error:
+        raise BadInput(f"{path}: cannot read it ({error.strerror})") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        if path.endswith(".json"):
+            raise BadInput(f"{path}: not valid JSON ({error.msg} at line {error.lineno})") from None
+    try:
+        documents = [doc for doc in yaml.safe_load_all(text) if doc is not None]
+    except yaml.YAMLError as error:
+        problem = getattr(error, "problem", None) or "unreadable"
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise BadInput(f"{path}: not valid JSON or YAML ({problem}{where})") from None
+    workflows = [doc for doc in documents if isinstance(doc, dict) and doc.get("kind") == MANIFEST_KIND]
+    if len(workflows) > 1:
+        raise BadInput(f"{path}: holds {len(workflows)} {MANIFEST_KIND} manifests; pass one per file")
+    if workflows:
+        return workflows[0]
+    if len(documents) != 1:
+        raise BadInput(f"{path}: not a workflow definition (holds {len(documents)} YAML documents and no "
+                       f"{MANIFEST_KIND})")
+    return documents[0]
+
+
+def _from_manifest(path: str, manifest: dict) -> dict:
+    kind, api_version = manifest.get("kind"), manifest.get("apiVersion")
+    if kind != MANIFEST_KIND or api_version != MANIFEST_API_VERSION:
+        raise BadInput(f"{path}: a {kind} of {api_version}, not a {MANIFEST_KIND} of {MANIFEST_API_VERSION}")
+    spec = manifest.get("spec")
+    if not isinstance(spec, dict):
+        raise BadInput(f"{path}: the {MANIFEST_KIND} has no spec")
+    if spec.get("definitionFrom") is not None:
+        raise BadInput(f"{path}: the definition lives in a ConfigMap (spec.definitionFrom); pass its JSON file "
+                       f"instead")
+    definition = spec.get("definition")
+    if not isinstance(definition, dict) or not isinstance(definition.get("tasks"), list):
+        raise BadInput(f"{path}: spec.definition with a tasks list is missing")
+    if not spec.get("name") or spec.get("version") is None:
+        raise BadInput(f"{path}: spec.name and spec.version are required")
+    return {**definition, "name": spec["name"], "version": spec["version"]}
+
+
+# ---- rendering --------------------------------------------------------------------------------
+
+def _label(definition: dict) -> str:
+    version = definition.get("version")
+    return f"{definition.get('name')}" + (f" v{version}" if version is not None else "")
+
+
+def _strategies(verdict: Verdict) -> dict[str, str]:
+    """Each migration strategy: Allowed, NeedsAcknowledgement or NotAllowed."""
+    def status(strategy: str) -> str:
+        if verdict.allows(strategy):
+            return "Allowed"
+        return "NeedsAcknowledgement" if verdict.allows(strategy, acknowledged_breaking=True) else "NotAllowed"
+    return {strategy: status(strategy) for strategy in STRATEGIES}
+
+
+def render_text(verdict: Verdict, old: dict, new: dict) -> str:
+    count = len(verdict.findings)
+    lines = [f"{verdict.level.name}: {_label(old)} -> {_label(new)} ({count} finding{'' if count == 1 else 's'})"]
+    rows = [(f.level.name, str(f.reason), f.task_ref or "-", f.message) for f in verdict.findings]
+    level_width, reason_width, ref_width = (max((len(row[i]) for row in rows), default=0) for i in range(3))
+    for level, reason, ref, message in rows:
+        lines.append(f"  {level:<{level_width}}  {reason:<{reason_width}}  {ref:<{ref_width}}  {message}")
+    strategies = _strategies(verdict)
+    allowed = [name for name, status in strategies.items() if status == "Allowed"]
+    line = f"Strategies allowed: {', '.join(allowed)}"
+    waiting = [name for name, status in strategies.items() if status == "NeedsAcknowledgement"]
+    if waiting:
+        line += f"; {', '.join(waiting)} only with {ACKNOWLEDGE_FIELD}: true"
+    lines.append(line)
+    return "\n".join(lines)
+
+
+def render_json(verdict: Verdict, old: dict, new: dict) -> str:
+    return json.dumps({
+        "level": verdict.level.value,
+        "findings": [{"level": f.level.value, "reason": str(f.reason), "taskRef": f.task_ref, "message": f.message}
+                     for f in verdict.findings],
+        "from": {"name": old.get("name"), "version": old.get("version")},
+        "to": {"name": new.get("name"), "version": new.get("version")},
+        "strategies": _strategies(verdict),
+    }, indent=2)
+
+
+COMMANDS: dict[str, Command] = {
+    "diff": Command("compare two versions of a workflow definition: SAFE, CAUTION or BREAKING, and why",
+                    _diff_arguments, run_diff),
+}
+
+if __name__ == "__main__":
+    sys.exit(main())
