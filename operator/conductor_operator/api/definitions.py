@@ -1,8 +1,12 @@
-"""WorkflowDefinition and TaskDefinition: Conductor definitions as Kubernetes resources."""
+"""WorkflowDefinition and TaskDefinition: Conductor definitions as Kubernetes resources.
+
+The definition bodies have a typed top level, so the API server reports a misspelled key, while
+task bodies inside a workflow stay open (Conductor has dozens of task types, each with its keys).
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import ConfigDict, Field, model_validator
 
@@ -13,154 +17,190 @@ from conductor_operator.api.common import (
     Duration,
     Model,
     OpenObject,
+    Resource,
     StatusBase,
+    check_exactly_one,
     exactly_one,
     immutable,
 )
 
+OnDelete = Literal["Retain", "Delete"]
+OnDrift = Literal["Reapply", "Report"]
+
+_CLUSTER_REF = "The ConductorCluster to register with; the one named \"default\" in this namespace when left out."
+_DEFINITION_FROM = ("The definition from a ConfigMap key holding its JSON file; a name and version in the file "
+                    "must match spec.")
+_DRIFT_CHECK = "How often Conductor's copy is compared with this resource."
+
+
+# ---- WorkflowDefinition --------------------------------------------------------------------------
 
 class WorkflowTask(Model):
-    """One task of a workflow: the keys named here are typed, every other key is kept as written."""
+    """One task of a workflow: name, taskReferenceName and type are checked, every other key is kept as written."""
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
-    name: str = Field(description="Task definition name (for SIMPLE tasks) or a label.")
-    task_reference_name: str = Field(alias="taskReferenceName",
-                                     description="Unique within the workflow; executions refer to tasks by it.")
-    type: str | None = Field(None, description="SIMPLE when left out; SWITCH, FORK_JOIN, DO_WHILE, "
-                                                  "SUB_WORKFLOW, HTTP, INLINE, WAIT, ...")
+    model_config = ConfigDict(extra="allow")
+
+    name: str = Field(min_length=1, description="Task definition name (SIMPLE tasks), or a label for system tasks.")
+    task_reference_name: str = Field(min_length=1, description="Unique in the workflow; executions refer to tasks "
+                                                               "by it.")
+    type: str | None = Field(None, description="SIMPLE when left out; or SWITCH, FORK_JOIN, JOIN, DO_WHILE, "
+                                               "SUB_WORKFLOW, HTTP, INLINE, WAIT, ...")
 
 
 class WorkflowBody(Model):
-    """A Conductor WorkflowDef without name and version (they come from the resource's spec)."""
+    """A Conductor WorkflowDef without name and version (they come from spec.name and spec.version)."""
 
-    description: str | None = None
-    tasks: list[WorkflowTask] = Field(min_length=1, description="The tasks, in order.")
-    input_parameters: list[str] | None = Field(None, description="Names of the workflow inputs.")
-    output_parameters: OpenObject | None = Field(None, description="Workflow output mapping.")
+    description: str | None = Field(None, description="What the workflow does.")
+    tasks: list[WorkflowTask] = Field(min_length=1, description="The tasks, in order; bodies as Conductor takes them.")
+    input_parameters: list[str] | None = Field(None, description="Names of the workflow's inputs.")
+    output_parameters: OpenObject | None = Field(None, description="The workflow's output, as expressions.")
     schema_version: int = Field(2, description="Conductor's definition schema version.")
-    restartable: bool | None = None
-    timeout_policy: Literal["TIME_OUT_WF", "ALERT_ONLY"] | None = None
-    timeout_seconds: int | None = Field(None, ge=0)
-    failure_workflow: str | None = None
-    owner_email: str | None = None
-    workflow_status_listener_enabled: bool | None = None
-    variables: OpenObject | None = None
-    input_template: OpenObject | None = None
-    input_schema: OpenObject | None = None
-    output_schema: OpenObject | None = None
-    enforce_schema: bool | None = None
-    metadata: OpenObject | None = None
+    restartable: bool | None = Field(None, description="Whether completed executions may be restarted.")
+    timeout_policy: Literal["TIME_OUT_WF", "ALERT_ONLY"] | None = Field(
+        None, description="What happens when timeoutSeconds passes.")
+    timeout_seconds: int | None = Field(None, ge=0, description="Time limit of an execution; 0 for none.")
+    failure_workflow: str | None = Field(None, description="Workflow started when an execution fails.")
+    owner_email: str | None = Field(None, description="Owner's email (Conductor may require one).")
+    workflow_status_listener_enabled: bool | None = Field(None, description="Publish status changes to the "
+                                                                            "configured listener.")
+    variables: OpenObject | None = Field(None, description="Initial workflow variables.")
+    input_template: OpenObject | None = Field(None, description="Default input values.")
+    input_schema: OpenObject | None = Field(None, description="Reference to a schema for the input.")
+    output_schema: OpenObject | None = Field(None, description="Reference to a schema for the output.")
+    enforce_schema: bool | None = Field(None, description="Whether the schemas are enforced.")
+    metadata: OpenObject | None = Field(None, description="Free-form metadata kept with the definition.")
 
 
 class WorkflowPolicy(Model):
-    on_delete: Literal["Retain", "Delete"] = Field(
-        "Retain", description="Delete removes the version from Conductor once no execution of it runs and no "
-                              "pinned sub-workflow refers to it; Retain leaves it registered.")
-    on_drift: Literal["Reapply", "Report"] = Field(
-        "Reapply", description="What to do when Conductor's copy was changed outside the operator.")
+    on_delete: OnDelete = Field(
+        "Retain", description="Retain leaves the version registered when the resource is deleted; Delete removes it "
+                              "from Conductor once no execution of it runs and no pinned sub-workflow refers to it.")
+    on_drift: OnDrift = Field(
+        "Reapply", description="When Conductor's copy was changed outside the operator: Reapply this resource, or "
+                               "Report the drift in a condition.")
     in_place_change: Literal["Refuse", "Allow"] = Field(
-        "Refuse", description="Whether changing the content of an already registered version is allowed. "
-                              "Refuse keeps running and future executions of a version meaning one thing.")
+        "Refuse", description="Whether the content of an already registered version may change. Refuse keeps a "
+                              "version meaning one thing for running and future executions: publish a new version.")
 
 
 class WorkflowDefinitionSpec(Model):
     model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [
         immutable("name", "spec.name is immutable: create a new WorkflowDefinition for another workflow"),
-        immutable("version", "spec.version is immutable: create a new WorkflowDefinition resource for a new "
-                             "version"),
-        exactly_one("definition", "definitionFrom"),
+        immutable("version", "spec.version is immutable: create a new WorkflowDefinition resource for a new version"),
+        exactly_one("definition", "definitionFrom", where="spec"),
     ]})
-    cluster_ref: ClusterRef | None = Field(None, description="The ConductorCluster; \"default\" in this "
-                                                             "namespace when left out.")
+
+    cluster_ref: ClusterRef | None = Field(None, description=_CLUSTER_REF)
     name: str = Field(min_length=1, max_length=255, description="Conductor workflow name.")
-    version: int = Field(ge=1, description="Conductor workflow version.")
-    definition: WorkflowBody | None = Field(None, description="The definition, inline.")
-    definition_from: DefinitionSource | None = Field(None, description="The definition, from a ConfigMap.")
-    policy: WorkflowPolicy = Defaulted(WorkflowPolicy)
-    drift_check_interval: str = Duration("5m", "How often Conductor's copy is compared with this resource.")
+    version: int = Field(ge=1, description="Conductor workflow version; one resource per version.")
+    definition: WorkflowBody | None = Field(None, description="The definition inline (a WorkflowDef without name "
+                                                              "and version).")
+    definition_from: DefinitionSource | None = Field(None, description=_DEFINITION_FROM)
+    policy: WorkflowPolicy = Defaulted(WorkflowPolicy, "What the operator does on delete, on drift and on change.")
+    drift_check_interval: Duration = Field("5m", description=_DRIFT_CHECK)
 
     @model_validator(mode="after")
-    def _one_source(self):
-        if (self.definition is None) == (self.definition_from is None):
-            raise ValueError("set exactly one of definition, definitionFrom")
+    def _one_source(self) -> WorkflowDefinitionSpec:
+        check_exactly_one(self, {"definition": "definition", "definition_from": "definitionFrom"}, where="spec")
         return self
 
 
 class Executions(Model):
-    running: int = Field(description="RUNNING or PAUSED executions of this version.")
-    read_at: str = Field(description="When they were counted.")
+    running: int = Field(0, description="RUNNING and PAUSED executions of this version.")
+    read_at: str | None = Field(None, description="When they were counted (RFC 3339).")
 
 
 class WorkflowDefinitionStatus(StatusBase):
-    registered: bool | None = None
-    content_hash: str | None = Field(None, description="Hash of the content the operator registered.")
-    registered_at: str | None = None
-    last_drift_check_at: str | None = None
-    executions: Executions | None = None
+    registered: bool | None = Field(None, description="Whether this version is registered in Conductor.")
+    content_hash: str | None = Field(None, description="Hash of the definition the operator registered.")
+    registered_at: str | None = Field(None, description="When the operator last registered it (RFC 3339).")
+    last_drift_check_at: str | None = Field(None, description="When Conductor's copy was last compared (RFC 3339).")
+    executions: Executions | None = Field(None, description="Running executions of this version.")
 
 
-class WorkflowDefinition(Model):
+class WorkflowDefinition(Resource):
+    """One version of a Conductor workflow definition, registered and kept in sync by the operator."""
+
+    KIND: ClassVar[str] = "WorkflowDefinition"
+    PLURAL: ClassVar[str] = "workflowdefinitions"
+    SHORT_NAMES: ClassVar[tuple[str, ...]] = ("wfd", "wfdef")
+
     spec: WorkflowDefinitionSpec
-    status: WorkflowDefinitionStatus | None = None
+    status: WorkflowDefinitionStatus = Field(default_factory=WorkflowDefinitionStatus)
 
+
+# ---- TaskDefinition ------------------------------------------------------------------------------
 
 class TaskBody(Model):
-    """A Conductor TaskDef without its name."""
+    """A Conductor TaskDef without its name (it comes from spec.name)."""
 
-    description: str | None = None
-    retry_count: int | None = Field(None, ge=0)
-    retry_logic: Literal["FIXED", "EXPONENTIAL_BACKOFF", "LINEAR_BACKOFF"] | None = None
-    retry_delay_seconds: int | None = Field(None, ge=0)
-    timeout_seconds: int | None = Field(None, ge=0)
-    timeout_policy: Literal["RETRY", "TIME_OUT_WF", "ALERT_ONLY"] | None = None
-    response_timeout_seconds: int | None = Field(None, ge=1)
-    poll_timeout_seconds: int | None = Field(None, ge=0)
-    concurrent_exec_limit: int | None = Field(None, ge=0)
-    rate_limit_per_frequency: int | None = Field(None, ge=0)
-    rate_limit_frequency_in_seconds: int | None = Field(None, ge=0)
-    input_keys: list[str] | None = None
-    output_keys: list[str] | None = None
-    input_template: OpenObject | None = None
-    owner_email: str | None = None
-    input_schema: OpenObject | None = None
-    output_schema: OpenObject | None = None
-    enforce_schema: bool | None = None
+    description: str | None = Field(None, description="What the task does.")
+    retry_count: int | None = Field(None, ge=0, description="Retries after a failure.")
+    retry_logic: Literal["FIXED", "EXPONENTIAL_BACKOFF", "LINEAR_BACKOFF"] | None = Field(
+        None, description="How the delay between retries grows.")
+    retry_delay_seconds: int | None = Field(None, ge=0, description="Delay before a retry.")
+    timeout_seconds: int | None = Field(None, ge=0, description="Time limit of one task execution, retries included.")
+    timeout_policy: Literal["RETRY", "TIME_OUT_WF", "ALERT_ONLY"] | None = Field(
+        None, description="What happens when timeoutSeconds passes.")
+    response_timeout_seconds: int | None = Field(None, ge=1, description="How long a worker may hold the task "
+                                                                        "without an update.")
+    poll_timeout_seconds: int | None = Field(None, ge=0, description="How long the task may wait for a worker.")
+    concurrent_exec_limit: int | None = Field(None, ge=0, description="Executions of this task at once; 0 for no "
+                                                                     "limit.")
+    rate_limit_per_frequency: int | None = Field(None, ge=0, description="Executions allowed per "
+                                                                        "rateLimitFrequencyInSeconds.")
+    rate_limit_frequency_in_seconds: int | None = Field(None, ge=0, description="The rate limit's window.")
+    input_keys: list[str] | None = Field(None, description="Names of the task's inputs (documentation).")
+    output_keys: list[str] | None = Field(None, description="Names of the task's outputs (documentation).")
+    input_template: OpenObject | None = Field(None, description="Default input values.")
+    owner_email: str | None = Field(None, description="Owner's email (Conductor may require one).")
+    input_schema: OpenObject | None = Field(None, description="Reference to a schema for the input.")
+    output_schema: OpenObject | None = Field(None, description="Reference to a schema for the output.")
+    enforce_schema: bool | None = Field(None, description="Whether the schemas are enforced.")
 
 
 class TaskPolicy(Model):
-    on_delete: Literal["Retain", "Delete"] = Field(
-        "Retain", description="Delete removes it from Conductor once no workflow definition uses it and no "
-                              "execution that uses it runs.")
-    on_drift: Literal["Reapply", "Report"] = "Reapply"
+    on_delete: OnDelete = Field(
+        "Retain", description="Retain leaves the task registered when the resource is deleted; Delete removes it "
+                              "from Conductor once no workflow definition uses it.")
+    on_drift: OnDrift = Field(
+        "Reapply", description="When Conductor's copy was changed outside the operator: Reapply this resource, or "
+                               "Report the drift in a condition.")
 
 
 class TaskDefinitionSpec(Model):
     model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [
         immutable("name", "spec.name is immutable: create a new TaskDefinition for another task"),
-        exactly_one("definition", "definitionFrom"),
+        exactly_one("definition", "definitionFrom", where="spec"),
     ]})
-    cluster_ref: ClusterRef | None = None
-    name: str = Field(min_length=1, max_length=255, description="Conductor task definition name.")
-    definition: TaskBody | None = None
-    definition_from: DefinitionSource | None = None
-    policy: TaskPolicy = Defaulted(TaskPolicy)
-    drift_check_interval: str = Duration("5m", "How often Conductor's copy is compared with this resource.")
+
+    cluster_ref: ClusterRef | None = Field(None, description=_CLUSTER_REF)
+    name: str = Field(min_length=1, max_length=255, description="Conductor task definition name (global in "
+                                                                "Conductor, not versioned).")
+    definition: TaskBody | None = Field(None, description="The definition inline (a TaskDef without name).")
+    definition_from: DefinitionSource | None = Field(None, description=_DEFINITION_FROM)
+    policy: TaskPolicy = Defaulted(TaskPolicy, "What the operator does on delete and on drift.")
+    drift_check_interval: Duration = Field("5m", description=_DRIFT_CHECK)
 
     @model_validator(mode="after")
-    def _one_source(self):
-        if (self.definition is None) == (self.definition_from is None):
-            raise ValueError("set exactly one of definition, definitionFrom")
+    def _one_source(self) -> TaskDefinitionSpec:
+        check_exactly_one(self, {"definition": "definition", "definition_from": "definitionFrom"}, where="spec")
         return self
 
 
 class TaskDefinitionStatus(StatusBase):
-    registered: bool | None = None
-    content_hash: str | None = None
-    registered_at: str | None = None
-    last_drift_check_at: str | None = None
+    registered: bool | None = Field(None, description="Whether the task is registered in Conductor.")
+    content_hash: str | None = Field(None, description="Hash of the definition the operator registered.")
+    registered_at: str | None = Field(None, description="When the operator last registered it (RFC 3339).")
+    last_drift_check_at: str | None = Field(None, description="When Conductor's copy was last compared (RFC 3339).")
 
 
-class TaskDefinition(Model):
+class TaskDefinition(Resource):
+    """A Conductor task definition (global, not versioned), registered and kept in sync by the operator."""
+
+    KIND: ClassVar[str] = "TaskDefinition"
+    PLURAL: ClassVar[str] = "taskdefinitions"
+    SHORT_NAMES: ClassVar[tuple[str, ...]] = ("ctd", "taskdef")
+
     spec: TaskDefinitionSpec
-    status: TaskDefinitionStatus | None = None
-
+    status: TaskDefinitionStatus = Field(default_factory=TaskDefinitionStatus)

@@ -1,13 +1,15 @@
-"""MigrationPlan: move a workflow from old versions to a target version with one strategy.
+"""MigrationPlan: move a workflow's executions from older versions to a target version.
 
-Only the schema is served so far; the reconciler comes with the MigrationPlan issues.
+A strategy is one of three optional sibling objects (parallel, drain, upgradeWaves) with a CEL
+"exactly one of" rule, as Argo Rollouts does for canary/blueGreen: no discriminated unions, which
+a Kubernetes structural schema cannot express.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, ClassVar, Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, model_validator
 
 from conductor_operator.api.common import (
     ClusterRef,
@@ -15,153 +17,247 @@ from conductor_operator.api.common import (
     Duration,
     Model,
     OpenObject,
+    Resource,
     StatusBase,
+    check_exactly_one,
     exactly_one,
     immutable,
 )
 
+Level = Literal["Safe", "Caution", "Breaking"]
+
+# ---- spec ----------------------------------------------------------------------------------------
+
 
 class FromVersions(Model):
-    model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [exactly_one("versions", "allOlder")]})
-    versions: list[int] | None = Field(None, min_length=1, description="The versions to move from.")
-    all_older: bool | None = Field(None, description="Every registered version lower than the target.")
+    model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [{
+        "rule": "has(self.versions) != (has(self.allOlder) && self.allOlder)",
+        "message": "set exactly one of spec.from.versions, spec.from.allOlder: true",
+    }]})
+
+    versions: list[Annotated[int, Field(ge=1)]] | None = Field(None, min_length=1,
+                                                               description="The versions to move executions from.")
+    all_older: bool | None = Field(None, description="true: every version lower than the target.")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> FromVersions:
+        if (self.versions is not None) == bool(self.all_older):
+            found = "none is set" if self.versions is None else "both are set"
+            raise ValueError(f"set exactly one of spec.from.versions, spec.from.allOlder: true; {found}")
+        return self
 
 
 class WorkflowDefinitionRef(Model):
-    name: str = Field(description="A WorkflowDefinition resource in the same namespace.")
+    name: str = Field(min_length=1, description="A WorkflowDefinition resource in the same namespace.")
 
 
 class Target(Model):
-    workflow_definition_ref: WorkflowDefinitionRef
+    workflow_definition_ref: WorkflowDefinitionRef = Field(
+        description="The WorkflowDefinition resource of the target version.")
 
 
 class Parallel(Model):
-    retire_old_versions: bool = Field(False, description="Delete old versions from Conductor once drained.")
-    retire_after: str = Duration("0s", "How long to wait after the drain before retiring.")
+    """Both versions stay: new executions start on the target, old ones finish where they are."""
+
+    retire_old_versions: bool = Field(False, description="Remove the old versions from Conductor once drained.")
+    retire_after: Duration = Field("0s", description="How long to wait after the drain before retiring.")
 
 
 class Drain(Model):
-    deadline: str = Duration(None, "How long old executions may take to finish.")
-    on_deadline: Literal["Wait", "Fail", "MoveRemaining"] = "Wait"
-    pause_triggers: bool = Field(True, description="Pause event handlers and schedules that start old versions.")
+    """Pause what starts old executions, wait for them to finish, then cut over and resume."""
+
+    deadline: Duration = Field(description="How long old executions may take to finish.")
+    on_deadline: Literal["Wait", "Fail", "MoveRemaining"] = Field(
+        "Wait", description="When the deadline passes: keep waiting, fail the plan, or move what still runs.")
+    pause_triggers: bool = Field(True, description="Pause event handlers and schedules that start the old versions "
+                                                   "while draining.")
 
 
 class CanarySelector(Model):
-    older_than: str | None = Duration(None, "Only executions older than this.")
-    correlation_id_pattern: str | None = None
-    current_task: str | None = Field(None, description="Only executions whose current task has this reference.")
+    older_than: Duration | None = Field(None, description="Only executions started longer ago than this.")
+    correlation_id_pattern: str | None = Field(None, description="Only executions whose correlationId matches this "
+                                                                 "regular expression.")
+    current_task: str | None = Field(None, description="Only executions whose current task has this "
+                                                       "taskReferenceName.")
 
 
 class Canary(Model):
-    model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [exactly_one("count", "percent")]})
-    count: int | None = Field(None, ge=1)
-    percent: int | None = Field(None, ge=1, le=100)
-    selector: CanarySelector | None = None
+    model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [
+        exactly_one("count", "percent", where="spec.strategy.upgradeWaves.canary")]})
+
+    count: int | None = Field(None, ge=1, description="Move this many executions first.")
+    percent: int | None = Field(None, ge=1, le=100, description="Move this percentage of executions first.")
+    selector: CanarySelector | None = Field(None, description="Which executions the canary may pick.")
+
+    @model_validator(mode="after")
+    def _one_size(self) -> Canary:
+        check_exactly_one(self, {"count": "count", "percent": "percent"}, where="spec.strategy.upgradeWaves.canary")
+        return self
 
 
 class Step(Model):
-    percent: int = Field(ge=1, le=100)
-    pause: str | None = Duration(None, "Wait this long after the step before the next one.")
+    percent: int = Field(ge=1, le=100, description="Moved share of eligible executions after this step; rising.")
+    pause: Duration | None = Field(None, description="Wait this long after the step before the next one.")
 
 
 class HealthGate(Model):
-    window: str = Duration("10m", "How long moved executions are watched.")
-    max_failure_percent: int = Field(5, ge=0, le=100)
+    window: Duration = Field("10m", description="How long moved executions are watched after a wave.")
+    max_failure_percent: int = Field(5, ge=0, le=100, description="Failed share of moved executions that fails "
+                                                                  "the gate.")
 
 
 class UpgradeWaves(Model):
-    mover: Literal["Auto", "OrkesUpgrade", "TerminateRestart"] = "Auto"
-    workers_idempotent: bool = Field(False, description="Required for TerminateRestart, which re-runs every task.")
-    acknowledge_breaking: bool = False
-    canary: Canary | None = None
-    steps: list[Step] = Field(default_factory=list)
-    health_gate: HealthGate = Defaulted(HealthGate)
-    on_gate_failure: Literal["Pause", "Rollback"] = "Pause"
-    task_output: OpenObject | None = Field(None, description="Outputs of tasks skipped by Orkes' upgrade, by "
-                                                              "taskReferenceName.")
+    """Move running executions to the target in waves: a canary first, a health gate after each wave."""
+
+    mover: Literal["Auto", "OrkesUpgrade", "TerminateRestart"] = Field(
+        "Auto", description="How an execution is moved: Orkes' upgrade API, or terminate and restart on the target; "
+                            "Auto picks by flavor.")
+    workers_idempotent: bool = Field(False, description="Workers tolerate running a task again; TerminateRestart "
+                                                        "re-runs every task.")
+    acknowledge_breaking: bool = Field(False, description="Proceed although the verdict is Breaking.")
+    canary: Canary | None = Field(None, description="The first, small wave.")
+    steps: list[Step] = Field(default_factory=list, description="The waves after the canary.")
+    health_gate: HealthGate = Defaulted(HealthGate, "The check after each wave.")
+    on_gate_failure: Literal["Pause", "Rollback"] = Field(
+        "Pause", description="When a health gate fails: pause the plan, or move the executions back.")
+    task_output: OpenObject | None = Field(None, description="Outputs for tasks Orkes' upgrade skips, keyed by "
+                                                             "taskReferenceName.")
 
 
 class Strategy(Model):
     model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [
-        exactly_one("parallel", "drain", "upgradeWaves")]})
-    parallel: Parallel | None = None
-    drain: Drain | None = None
-    upgrade_waves: UpgradeWaves | None = None
+        exactly_one("parallel", "drain", "upgradeWaves", where="spec.strategy")]})
+
+    parallel: Parallel | None = Field(None, description=Parallel.__doc__)
+    drain: Drain | None = Field(None, description=Drain.__doc__)
+    upgrade_waves: UpgradeWaves | None = Field(None, description=UpgradeWaves.__doc__)
+
+    @model_validator(mode="after")
+    def _one_strategy(self) -> Strategy:
+        check_exactly_one(self, {"parallel": "parallel", "drain": "drain", "upgrade_waves": "upgradeWaves"},
+                          where="spec.strategy")
+        return self
+
+    @property
+    def name(self) -> str:
+        """parallel, drain or upgradeWaves."""
+        return "parallel" if self.parallel else "drain" if self.drain else "upgradeWaves"
 
 
 class GateWorkflow(Model):
-    name: str
-    version: int | None = None
-    input: OpenObject | None = None
-    expected_output: OpenObject | None = None
-    timeout: str = Duration("5m", "")
+    name: str = Field(min_length=1, description="A workflow run as a check before the migration starts.")
+    version: int | None = Field(None, ge=1, description="Its version; the latest when left out.")
+    input: OpenObject | None = Field(None, description="Its input.")
+    expected_output: OpenObject | None = Field(None, description="Keys its output must hold, with their values.")
+    timeout: Duration = Field("5m", description="How long it may run.")
 
 
 class Gates(Model):
-    require_workers: bool = Field(True, description="Every task type of the target has polling workers.")
-    workflows: list[GateWorkflow] = Field(default_factory=list)
+    require_workers: bool = Field(True, description="Every SIMPLE task of the target version has polling workers.")
+    workflows: list[GateWorkflow] = Field(default_factory=list, description="Check workflows that must complete.")
 
 
 class DrainDetection(Model):
-    interval: str = Duration("30s", "How often running executions are counted.")
-    consecutive_zero_readings: int = Field(3, ge=1)
-    grace_period: str = Duration("5m", "How long the count must stay at zero.")
+    interval: Duration = Field("30s", description="How often running executions of the old versions are counted.")
+    consecutive_zero_readings: int = Field(3, ge=1, description="Readings of zero in a row that count as drained.")
+    grace_period: Duration = Field("5m", description="How long the count must stay at zero.")
 
 
 class Requests(Model):
-    promote: str | None = Field(None, description="A one-shot request token; a new value asks again.")
-    abort: str | None = None
-    rollback: str | None = None
+    """One-shot requests: set a new token (any string) to ask again; status.handledRequests records the last."""
+
+    promote: str | None = Field(None, description="Go on past a pause (a paused wave, a failed gate).")
+    abort: str | None = Field(None, description="Stop the migration where it is.")
+    rollback: str | None = Field(None, description="Move moved executions back to their old versions.")
 
 
 class MigrationPlanSpec(Model):
     model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [
-        immutable("workflowName", "spec.workflowName is immutable: create another MigrationPlan")]})
-    cluster_ref: ClusterRef | None = None
-    workflow_name: str = Field(min_length=1)
-    from_: FromVersions = Field(alias="from")
-    to: Target
-    strategy: Strategy
-    gates: Gates = Defaulted(Gates)
-    drain_detection: DrainDetection = Defaulted(DrainDetection)
-    healthy_when: Literal["Accepted", "Completed"] = Field(
-        "Accepted", description="What Ready means for GitOps tools: the plan accepted and progressing, or done.")
-    dry_run: bool = False
-    paused: bool = False
-    requests: Requests | None = None
+        immutable("workflowName", "spec.workflowName is immutable: create a new MigrationPlan for another workflow")]})
 
+    cluster_ref: ClusterRef | None = Field(None, description="The ConductorCluster; the one named \"default\" in "
+                                                             "this namespace when left out.")
+    workflow_name: str = Field(min_length=1, max_length=255, description="The Conductor workflow to migrate.")
+    from_: FromVersions = Field(alias="from", description="The versions to move from.")
+    to: Target = Field(description="The version to move to.")
+    strategy: Strategy = Field(description="Exactly one of parallel, drain, upgradeWaves.")
+    gates: Gates = Defaulted(Gates, "Checks before the migration starts.")
+    drain_detection: DrainDetection = Defaulted(DrainDetection, "When old versions count as drained.")
+    healthy_when: Literal["Accepted", "Completed"] = Field(
+        "Accepted", description="When Ready is True for GitOps tools: once the plan is accepted and progressing, or "
+                                "only when it completed.")
+    dry_run: bool = Field(False, description="Report the verdict and the plan; change nothing.")
+    paused: bool = Field(False, description="Hold the migration where it is.")
+    requests: Requests | None = Field(None, description=Requests.__doc__)
+
+
+# ---- status --------------------------------------------------------------------------------------
 
 class Finding(Model):
-    level: str
-    reason: str
-    task_ref: str | None = None
-    message: str = ""
+    level: Level = Field(description="Safe, Caution or Breaking.")
+    reason: str = Field(description="A CamelCase reason, such as TaskRemoved.")
+    task_ref: str | None = Field(None, description="The taskReferenceName it is about.")
+    message: str = Field("", description="What changed and why it matters.")
 
 
 class Verdict(Model):
-    level: Literal["Safe", "Caution", "Breaking"] | None = None
-    findings: list[Finding] = Field(default_factory=list)
-    from_versions: list[int] = Field(default_factory=list)
-    to_version: int | None = None
+    level: Level | None = Field(None, description="The worst level of the findings.")
+    findings: list[Finding] = Field(default_factory=list, description="What differs between the versions.")
+    from_versions: list[int] = Field(default_factory=list, description="The versions compared.")
+    to_version: int | None = Field(None, description="The target version.")
 
 
 class VersionCount(Model):
-    version: int
-    running: int
-    read_at: str
+    version: int = Field(description="A workflow version.")
+    running: int = Field(description="Its RUNNING and PAUSED executions.")
+    read_at: str | None = Field(None, description="When they were counted (RFC 3339).")
+
+
+class DrainStatus(Model):
+    zero_readings: int = Field(0, description="Readings of zero in a row so far.")
+    first_zero_at: str | None = Field(None, description="When the count first read zero in this run (RFC 3339).")
+    since: str | None = Field(None, description="When draining started (RFC 3339).")
+
+
+class GateResult(Model):
+    name: str = Field(description="The gate: Workers, or the name of a check workflow.")
+    passed: bool = Field(description="Whether it passed.")
+    reason: str = Field("", description="A CamelCase reason.")
+    message: str = Field("", description="What was found.")
+    checked_at: str | None = Field(None, description="When it was checked (RFC 3339).")
+
+
+class WavesStatus(Model):
+    current: int = Field(0, description="The wave in progress: 0 the canary, then the steps from 1.")
+    moved: int = Field(0, description="Executions moved to the target so far.")
+    ineligible: int = Field(0, description="Executions the mover cannot move.")
+    failed: int = Field(0, description="Moved executions that failed.")
+
+
+class HandledRequests(Model):
+    promote: str | None = Field(None, description="The last promote token handled.")
+    abort: str | None = Field(None, description="The last abort token handled.")
+    rollback: str | None = Field(None, description="The last rollback token handled.")
 
 
 class MigrationPlanStatus(StatusBase):
-    phase: str | None = None
-    message: str | None = None
-    verdict: Verdict | None = None
-    versions: list[VersionCount] = Field(default_factory=list)
-    drain: OpenObject | None = None
-    gates: list[OpenObject] = Field(default_factory=list)
-    waves: OpenObject | None = None
-    handled_requests: OpenObject | None = None
+    phase: str | None = Field(None, description="Where the migration is.")
+    message: str | None = Field(None, description="What is happening, for people.")
+    verdict: Verdict | None = Field(None, description="The compatibility verdict between the versions.")
+    versions: list[VersionCount] = Field(default_factory=list, description="Running executions per version.")
+    drain: DrainStatus | None = Field(None, description="Drain detection progress.")
+    gates: list[GateResult] = Field(default_factory=list, description="Results of the gates.")
+    waves: WavesStatus | None = Field(None, description="Wave progress (upgradeWaves).")
+    handled_requests: HandledRequests = Field(default_factory=HandledRequests,
+                                              description="The request tokens already acted on.")
 
 
-class MigrationPlan(Model):
+class MigrationPlan(Resource):
+    """Move a workflow's executions from older versions to a target version with one strategy."""
+
+    KIND: ClassVar[str] = "MigrationPlan"
+    PLURAL: ClassVar[str] = "migrationplans"
+    SHORT_NAMES: ClassVar[tuple[str, ...]] = ("mp", "migplan")
+
     spec: MigrationPlanSpec
-    status: MigrationPlanStatus | None = None
+    status: MigrationPlanStatus = Field(default_factory=MigrationPlanStatus)
