@@ -211,7 +211,7 @@ class Runtime:
         spec = body.get("spec") or {}
         status = dict(body.get("status") or {})
         now = self.clock()
-        if due_only and not self._workflow_due(body, status, now):
+        if due_only and not self._definition_due(body, status, now):
             return None
         async with self.lock(body):
             name, version = spec["name"], int(spec["version"])
@@ -228,7 +228,7 @@ class Runtime:
                 count_key=version,
             )
 
-    def _workflow_due(self, body, status: dict, now: datetime) -> bool:
+    def _definition_due(self, body, status: dict, now: datetime) -> bool:
         spec = body.get("spec") or {}
         conditions = {c.get("type"): c.get("status") for c in status.get("conditions") or []}
         if conditions.get("Reconciling") == "True":
@@ -378,7 +378,7 @@ class Runtime:
         spec = body.get("spec") or {}
         status = dict(body.get("status") or {})
         now = self.clock()
-        if due_only and not self._workflow_due(body, status, now):
+        if due_only and not self._definition_due(body, status, now):
             return None
         async with self.lock(body):
             name = spec["name"]
