@@ -249,3 +249,49 @@ async def test_retain_releases_without_touching_conductor(runtime, conductor):
     outcome = await runtime.finalize_workflow(body)
     assert outcome.retry_after is None
     assert ("order", 1) in conductor.workflows
+
+
+class RecordingFactory:
+    def __init__(self, conductor):
+        self.conductor = conductor
+        self.calls = []
+
+    def __call__(self, url, **kwargs):
+        self.calls.append((url, kwargs))
+        return self.conductor
+
+
+async def test_orkes_key_comes_from_the_secret_and_clients_are_reused(conductor, clock):
+    kube = FakeKube()
+    secrets = {("ns", "orkes"): {"keyId": "id-1", "keySecret": "s3cr3t"}}
+
+    async def secret_value(namespace, name, key):
+        try:
+            return secrets[(namespace, name)][key]
+        except KeyError:
+            raise Missing(f"Secret {namespace}/{name} has no key {key!r}") from None
+
+    kube.secret_value = secret_value
+    kube.clusters[("ns", "default")]["spec"] = {
+        "url": "https://orkes.example", "flavor": "Orkes", "auth": {"secretRef": {"name": "orkes"}},
+        "timeouts": {"connect": "2s", "request": "10s"}, "tls": {"insecureSkipVerify": True}}
+    factory = RecordingFactory(conductor)
+    runtime = Runtime(SETTINGS, kube, clock=clock, client_factory=factory)
+
+    outcome = await runtime.reconcile_workflow(workflow_body("a"), due_only=False)
+    await runtime.reconcile_workflow(workflow_body("a", status=outcome.status), due_only=False)
+    assert len(factory.calls) == 1, "one client per cluster while nothing about it changes"
+    url, kwargs = factory.calls[0]
+    assert url == "https://orkes.example"
+    assert (kwargs["key_id"], kwargs["key_secret"], kwargs["verify"]) == ("id-1", "s3cr3t", False)
+    assert (kwargs["timeout"], kwargs["connect_timeout"]) == (10, 2)
+    assert "s3cr3t" not in repr(outcome.status), "the secret never reaches status"
+
+    secrets[("ns", "orkes")]["keySecret"] = "rotated"
+    await runtime.reconcile_workflow(workflow_body("a", status=outcome.status), due_only=False)
+    assert len(factory.calls) == 2 and factory.calls[1][1]["key_secret"] == "rotated", "a rotated key is picked up"
+
+    del secrets[("ns", "orkes")]
+    broken = await runtime.reconcile_workflow(workflow_body("a", status=outcome.status), due_only=False)
+    assert broken.status["conditions"][0]["reason"] == "AuthenticationFailed"
+    assert "Secret ns/orkes" in broken.status["conditions"][0]["message"]
