@@ -209,24 +209,18 @@ class Runtime:
 
     async def reconcile_workflow(self, body, *, due_only: bool, attempt: int = 0) -> Outcome | None:
         spec = body.get("spec") or {}
-        status = dict(body.get("status") or {})
-        now = self.clock()
-        if due_only and not self._definition_due(body, status, now):
-            return None
-        async with self.lock(body):
-            name, version = spec["name"], int(spec["version"])
-            label = f"workflow {name} v{version}"
-            return await self._reconcile_definition(
-                body, status, now, attempt, label,
-                desired_of=lambda loaded: defs.desired_workflow_definition(name, version, loaded),
-                identity=(name, version),
-                validate=defs.validate_workflow_definition,
-                warnings_of=self._workflow_warnings,
-                get=lambda client: client.get_workflow_def(name, version),
-                register=lambda client, desired: client.register_workflow_defs([desired]),
-                count=lambda client: self.running_counts(client, name),
-                count_key=version,
-            )
+        name, version = spec["name"], int(spec["version"])
+        return await self._reconcile_definition(
+            body, due_only, attempt, f"workflow {name} v{version}",
+            desired_of=lambda loaded: defs.desired_workflow_definition(name, version, loaded),
+            identity=(name, version),
+            validate=defs.validate_workflow_definition,
+            warnings_of=self._workflow_warnings,
+            get=lambda client: client.get_workflow_def(name, version),
+            register=lambda client, desired: client.register_workflow_defs([desired]),
+            count=lambda client: self.running_counts(client, name),
+            count_key=version,
+        )
 
     def _definition_due(self, body, status: dict, now: datetime) -> bool:
         spec = body.get("spec") or {}
@@ -241,7 +235,7 @@ class Runtime:
                                                f"{int(self.settings.resync_interval)}s", now)
 
     @staticmethod
-    async def _workflow_warnings(client: ConductorClient, desired: dict) -> list[tuple[str, str]]:
+    async def _workflow_warnings(client: ConductorClient, desired: dict, recorded: str | None) -> list[tuple[str, str]]:
         unpinned = defs.unpinned_sub_workflows(desired)
         if not unpinned:
             return []
@@ -249,68 +243,73 @@ class Runtime:
                  f"sub-workflow task(s) {', '.join(unpinned)} have no version: they start whatever version "
                  f"of the child is the latest at that moment; pin subWorkflowParam.version")]
 
-    async def _reconcile_definition(self, body, status: dict, now: datetime, attempt: int, label: str, *,
-                                    desired_of, identity, validate, warnings_of, get, register, count,
-                                    count_key, versioned: bool = True) -> Outcome:
-        meta = body["metadata"]
-        spec = body.get("spec") or {}
-        generation = meta.get("generation")
-        policy = spec.get("policy") or {}
+    async def _reconcile_definition(self, body, due_only: bool, attempt: int, label: str, *, desired_of, identity,
+                                    validate, warnings_of, get, register, count, count_key,
+                                    versioned: bool = True) -> Outcome | None:
+        status = dict(body.get("status") or {})
+        now = self.clock()
+        if due_only and not self._definition_due(body, status, now):
+            return None
+        async with self.lock(body):
+            meta = body["metadata"]
+            spec = body.get("spec") or {}
+            generation = meta.get("generation")
+            policy = spec.get("policy") or {}
 
-        previous = status.get("conditions")
+            previous = status.get("conditions")
 
-        def finish(plan_conditions: list[Condition], events=()) -> Outcome:
-            conditions = merge_conditions(previous, plan_conditions, now, generation)
-            status.update(observedGeneration=generation, conditions=conditions)
-            # Post events on transitions only: a resource stalled on bad input is re-checked
-            # periodically, and must not repeat its warning each time.
-            return Outcome(status, list(events) if transitioned(previous, conditions) else [])
+            def finish(plan_conditions: list[Condition], events=()) -> Outcome:
+                conditions = merge_conditions(previous, plan_conditions, now, generation)
+                status.update(observedGeneration=generation, conditions=conditions)
+                # Post events on transitions only: a resource stalled on bad input is re-checked
+                # periodically, and must not repeat its warning each time.
+                return Outcome(status, list(events) if transitioned(previous, conditions) else [])
 
-        try:
-            loaded = await self._definition_body(meta["namespace"], spec)
-            self._check_identity(loaded, *identity)
-            desired = desired_of(loaded)
-            client = await self.client_for(meta["namespace"], (spec.get("clusterRef") or {}).get("name"))
-            observed = await get(client)
-        except UserError as exc:
-            return finish(kstatus(False, exc.reason, exc.message, stalled=True),
-                          [defs.Event("Warning", exc.reason, exc.message)])
-        except Unavailable as exc:
-            return self._unavailable(status, now, generation, label, exc, attempt)
-        except Rejected as exc:
-            return finish(kstatus(False, defs.REASON_REJECTED, f"Conductor refused reading {label}: {exc.message}",
-                                  stalled=True))
-
-        try:
-            warnings = await warnings_of(client, desired)
-        except Unavailable as exc:
-            return self._unavailable(status, now, generation, label, exc, attempt)
-        plan = defs.plan_definition(
-            desired, status.get("contentHash"), observed,
-            defs.DefinitionPolicy(on_drift=policy.get("onDrift", "Reapply"),
-                                  in_place_change=policy.get("inPlaceChange", "Refuse")),
-            label=label, warnings=warnings, errors=validate(desired), versioned=versioned)
-        if plan.action is defs.Action.REGISTER:
             try:
-                await register(client, desired)
-                status["registeredAt"] = format_time(now)
+                loaded = await self._definition_body(meta["namespace"], spec)
+                self._check_identity(loaded, *identity)
+                desired = desired_of(loaded)
+                client = await self.client_for(meta["namespace"], (spec.get("clusterRef") or {}).get("name"))
+                observed = await get(client)
+            except UserError as exc:
+                return finish(kstatus(False, exc.reason, exc.message, stalled=True),
+                              [defs.Event("Warning", exc.reason, exc.message)])
             except Unavailable as exc:
                 return self._unavailable(status, now, generation, label, exc, attempt)
             except Rejected as exc:
-                plan = defs.rejected(label=label, message=exc.message, registered=observed is not None,
-                                     recorded_hash=status.get("contentHash"), warnings=warnings)
-            else:
-                plan.events.extend(defs.Event("Warning", reason, text) for reason, text in warnings)
-        status.update(registered=plan.registered, lastDriftCheckAt=format_time(now))
-        if plan.content_hash:
-            status["contentHash"] = plan.content_hash
-        if count is not None and plan.registered:
+                return finish(kstatus(False, defs.REASON_REJECTED, f"Conductor refused reading {label}: {exc.message}",
+                                      stalled=True))
+
             try:
-                counts = await count(client)
-                status["executions"] = {"running": counts.get(count_key, 0), "readAt": format_time(now)}
-            except ConductorError:
-                status.pop("executions", None)  # unknown is shown as unknown, never as a stale number
-        return finish(plan.conditions, plan.events)
+                warnings = await warnings_of(client, desired, status.get("contentHash"))
+            except Unavailable as exc:
+                return self._unavailable(status, now, generation, label, exc, attempt)
+            plan = defs.plan_definition(
+                desired, status.get("contentHash"), observed,
+                defs.DefinitionPolicy(on_drift=policy.get("onDrift", "Reapply"),
+                                      in_place_change=policy.get("inPlaceChange", "Refuse")),
+                label=label, warnings=warnings, errors=validate(desired), versioned=versioned)
+            if plan.action is defs.Action.REGISTER:
+                try:
+                    await register(client, desired)
+                    status["registeredAt"] = format_time(now)
+                except Unavailable as exc:
+                    return self._unavailable(status, now, generation, label, exc, attempt)
+                except Rejected as exc:
+                    plan = defs.rejected(label=label, message=exc.message, registered=observed is not None,
+                                         recorded_hash=status.get("contentHash"), warnings=warnings)
+                else:
+                    plan.events.extend(defs.Event("Warning", reason, text) for reason, text in warnings)
+            status.update(registered=plan.registered, lastDriftCheckAt=format_time(now))
+            if plan.content_hash:
+                status["contentHash"] = plan.content_hash
+            if count is not None and plan.registered:
+                try:
+                    counts = await count(client)
+                    status["executions"] = {"running": counts.get(count_key, 0), "readAt": format_time(now)}
+                except ConductorError:
+                    status.pop("executions", None)  # unknown is shown as unknown, never as a stale number
+            return finish(plan.conditions, plan.events)
 
     def _unavailable(self, status: dict, now: datetime, generation, label: str, exc: ConductorError,
                      attempt: int) -> Outcome:
@@ -375,26 +374,17 @@ class Runtime:
     # ---- TaskDefinition -------------------------------------------------------------------------
 
     async def reconcile_task(self, body, *, due_only: bool, attempt: int = 0) -> Outcome | None:
-        spec = body.get("spec") or {}
-        status = dict(body.get("status") or {})
-        now = self.clock()
-        if due_only and not self._definition_due(body, status, now):
-            return None
-        async with self.lock(body):
-            name = spec["name"]
-            label = f"task definition {name}"
-            recorded = status.get("contentHash")
-            outcome = await self._reconcile_definition(
-                body, status, now, attempt, label,
-                desired_of=lambda loaded: defs.desired_task_definition(name, loaded),
-                identity=(name, None),
-                validate=lambda desired: [],
-                warnings_of=lambda client, desired: self._task_warnings(client, desired, recorded),
-                get=lambda client: client.get_task_def(name),
-                register=lambda client, desired: client.register_task_defs([desired]),
-                count=None, count_key=None, versioned=False,
-            )
-            return outcome
+        name = (body.get("spec") or {})["name"]
+        return await self._reconcile_definition(
+            body, due_only, attempt, f"task definition {name}",
+            desired_of=lambda loaded: defs.desired_task_definition(name, loaded),
+            identity=(name, None),
+            validate=lambda desired: [],
+            warnings_of=self._task_warnings,
+            get=lambda client: client.get_task_def(name),
+            register=lambda client, desired: client.register_task_defs([desired]),
+            count=None, count_key=None, versioned=False,
+        )
 
     async def _task_warnings(self, client: ConductorClient, desired: dict,
                              recorded: str | None) -> list[tuple[str, str]]:
