@@ -55,6 +55,17 @@ class Demo:
               f"{self.kubectl('get', kind, name, '-n', NAMESPACE, '-o', 'yaml', check=False)}", flush=True)
         return False
 
+    def wait_running_counts(self, names: tuple[str, ...], timeout: float = 15) -> int:
+        """Wait until the operator reports executions in flight on each of these definitions; their total."""
+        deadline = time.monotonic() + timeout
+        counts = [0]
+        while time.monotonic() < deadline and not all(counts):
+            time.sleep(1)
+            counts = [int(self.kubectl("get", "workflowdefinition", name, "-n", NAMESPACE, "-o",
+                                       "jsonpath={.status.executions.running}", check=False) or 0)
+                      for name in names]
+        return sum(counts)
+
     def start_execution(self, workflow: str, version: int | None, payload: dict) -> str:
         params = {"version": version} if version else {}
         response = httpx.post(f"{self.conductor_api}/workflow/{workflow}", params=params, json=payload)
@@ -113,9 +124,10 @@ def run_demo(env: Environment, *, keep_running: bool) -> bool:
         print(f"pinned starts ran on versions {versions['pinned']}, unpinned starts on {versions['unpinned']}")
         ok &= versions == {"pinned": [1, 1, 1], "unpinned": [2, 2]}
 
-        time.sleep(3)  # one timer tick, so the running counts are fresh
         _say("What the operator reports (RUNNING = executions in flight on that version)")
+        in_flight = demo.wait_running_counts(("customer-onboarding-v1", "customer-onboarding-v2"))
         demo.show()
+        ok &= in_flight > 0
 
         _say("Trying to change v1 in place: the operator refuses and says why")
         demo.kubectl("patch", "workflowdefinition", "customer-onboarding-v1", "-n", NAMESPACE, "--type=json", "-p",

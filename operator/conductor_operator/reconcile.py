@@ -29,7 +29,7 @@ REASON_SOURCE_INVALID = "DefinitionSourceInvalid"
 REASON_REACHABLE = "Reachable"
 REASON_UNREACHABLE = "Unreachable"
 REASON_AUTH_FAILED = "AuthenticationFailed"
-COUNT_CACHE_SECONDS = 5.0
+COUNT_CACHE_SECONDS = 1.0
 
 
 @dataclass
