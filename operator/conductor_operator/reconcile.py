@@ -16,7 +16,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from pydantic import ValidationError
+
+from conductor_operator.api.cluster import ConductorCluster, ConductorClusterSpec
 from conductor_operator.api.common import parse_duration
+from conductor_operator.api.definitions import TaskDefinition, WorkflowDefinition
 from conductor_operator.conductor.client import ConductorClient, Flavor
 from conductor_operator.conductor.errors import ConductorError, NotFound, Rejected, Unauthorized, Unavailable
 from conductor_operator.domain import definitions as defs
@@ -29,6 +33,7 @@ REASON_SOURCE_INVALID = "DefinitionSourceInvalid"
 REASON_REACHABLE = "Reachable"
 REASON_UNREACHABLE = "Unreachable"
 REASON_AUTH_FAILED = "AuthenticationFailed"
+REASON_INVALID_SPEC = "InvalidSpec"
 COUNT_CACHE_SECONDS = 1.0
 
 
@@ -47,6 +52,21 @@ class UserError(Exception):
         super().__init__(message)
         self.reason = reason
         self.message = message
+
+
+def _validation_message(error: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors())
+
+
+def _parse_or_none(model, body):
+    try:
+        return model.from_body(body)
+    except ValidationError:
+        return None
+
+
+def _cluster_name(resource) -> str | None:
+    return resource.spec.cluster_ref.name if resource.spec.cluster_ref else None
 
 
 def utcnow() -> datetime:
@@ -99,38 +119,40 @@ class Runtime:
             raise UserError(REASON_CLUSTER_NOT_FOUND, f"{exc}: create it, or set spec.clusterRef") from None
         return await self._client_from_cluster(namespace, cluster)
 
-    async def _client_from_cluster(self, namespace: str, cluster: dict) -> ConductorClient:
-        spec = cluster.get("spec") or {}
+    async def _client_from_cluster(self, namespace: str, body: dict) -> ConductorClient:
+        try:
+            cluster = ConductorCluster.from_body(body)
+        except ValidationError as exc:
+            raise UserError(REASON_INVALID_SPEC, f"ConductorCluster {body['metadata']['name']}: "
+                                                 f"{_validation_message(exc)}") from None
+        spec = cluster.spec
         key_id = key_secret = None
-        if auth := (spec.get("auth") or {}).get("secretRef"):
+        if spec.auth:
+            ref = spec.auth.secret_ref
             try:
-                key_id = await self.kube.secret_value(namespace, auth["name"], auth.get("keyIdKey", "keyId"))
-                key_secret = await self.kube.secret_value(namespace, auth["name"],
-                                                          auth.get("keySecretKey", "keySecret"))
+                key_id = await self.kube.secret_value(namespace, ref.name, ref.key_id_key)
+                key_secret = await self.kube.secret_value(namespace, ref.name, ref.key_secret_key)
             except Missing as exc:
                 raise UserError(REASON_AUTH_FAILED, str(exc)) from None
-        tls = spec.get("tls") or {}
-        timeouts = spec.get("timeouts") or {}
-        flavor = {"OSS": Flavor.OSS, "Orkes": Flavor.ORKES}.get(spec.get("flavor", "Auto"))
+        flavor = {"OSS": Flavor.OSS, "Orkes": Flavor.ORKES}.get(spec.flavor)
         # Key the cache by everything that shapes the client, the secret only as a digest.
         fingerprint = hashlib.sha256(json.dumps(
-            [spec.get("url"), flavor, tls, timeouts, key_id, key_secret], sort_keys=True, default=str,
-        ).encode()).hexdigest()
-        cache_key = (namespace, cluster["metadata"]["name"])
+            [spec.to_dict(), key_id, key_secret], sort_keys=True, default=str).encode()).hexdigest()
+        cache_key = (namespace, cluster.metadata.name)
         cached = self._clients.get(cache_key)
         if cached and cached[0] == fingerprint:
             return cached[1]
         if cached:
             await cached[1].aclose()
         verify: object = True
-        if tls.get("insecureSkipVerify"):
+        if spec.tls and spec.tls.insecure_skip_verify:
             verify = False
-        elif tls.get("caBundle"):
-            verify = ssl.create_default_context(cadata=tls["caBundle"])
+        elif spec.tls and spec.tls.ca_bundle:
+            verify = ssl.create_default_context(cadata=spec.tls.ca_bundle)
         client = self._client_factory(
-            spec["url"], flavor=flavor, key_id=key_id, key_secret=key_secret, verify=verify,
-            timeout=parse_duration(timeouts.get("request", "30s")).total_seconds(),
-            connect_timeout=parse_duration(timeouts.get("connect", "5s")).total_seconds())
+            spec.url, flavor=flavor, key_id=key_id, key_secret=key_secret, verify=verify,
+            timeout=parse_duration(spec.timeouts.request).total_seconds(),
+            connect_timeout=parse_duration(spec.timeouts.connect).total_seconds())
         self._clients[cache_key] = (fingerprint, client)
         return client
 
@@ -151,7 +173,8 @@ class Runtime:
         status = dict(body.get("status") or {})
         now = self.clock()
         spec = body.get("spec") or {}
-        if due_only and not _due(status.get("lastCheckedAt"), spec.get("healthCheckInterval", "1m"), now):
+        interval = spec.get("healthCheckInterval") or ConductorClusterSpec.model_fields["health_check_interval"].default
+        if due_only and not _due(status.get("lastCheckedAt"), interval, now):
             return None
         async with self.lock(body):
             namespace = body["metadata"]["namespace"]
@@ -208,10 +231,13 @@ class Runtime:
                                                    f"spec.version is {version}")
 
     async def reconcile_workflow(self, body, *, due_only: bool, attempt: int = 0) -> Outcome | None:
-        spec = body.get("spec") or {}
-        name, version = spec["name"], int(spec["version"])
+        try:
+            resource = WorkflowDefinition.from_body(body)
+        except ValidationError as exc:
+            return self._invalid_spec(body, exc)
+        name, version = resource.spec.name, resource.spec.version
         return await self._reconcile_definition(
-            body, due_only, attempt, f"workflow {name} v{version}",
+            body, resource, due_only, attempt, f"workflow {name} v{version}",
             desired_of=lambda loaded: defs.desired_workflow_definition(name, version, loaded),
             identity=(name, version),
             validate=defs.validate_workflow_definition,
@@ -222,14 +248,24 @@ class Runtime:
             count_key=version,
         )
 
-    def _definition_due(self, body, status: dict, now: datetime) -> bool:
-        spec = body.get("spec") or {}
+    def _invalid_spec(self, body, error: ValidationError) -> Outcome:
+        """A body the models refuse (the API server normally refuses it first): Stalled, with the reasons."""
+        now, generation = self.clock(), body["metadata"].get("generation")
+        status = dict(body.get("status") or {})
+        message = f"spec is invalid: {_validation_message(error)}"
+        conditions = merge_conditions(status.get("conditions"), kstatus(False, REASON_INVALID_SPEC, message,
+                                                                        stalled=True), now, generation)
+        events = [defs.Event("Warning", REASON_INVALID_SPEC, message)]
+        status.update(observedGeneration=generation, conditions=conditions)
+        return Outcome(status, events if transitioned(body.get("status", {}).get("conditions"), conditions) else [])
+
+    def _definition_due(self, resource, status: dict, now: datetime) -> bool:
         conditions = {c.get("type"): c.get("status") for c in status.get("conditions") or []}
         if conditions.get("Reconciling") == "True":
             return True  # Conductor was unavailable: retry on every tick
         if conditions.get("Ready") != "True" and conditions.get("Stalled") != "True":
             return True  # never settled
-        if _due(status.get("lastDriftCheckAt"), spec.get("driftCheckInterval", "5m"), now):
+        if _due(status.get("lastDriftCheckAt"), resource.spec.drift_check_interval, now):
             return True
         return "executions" in status and _due((status.get("executions") or {}).get("readAt"),
                                                f"{int(self.settings.resync_interval)}s", now)
@@ -243,18 +279,18 @@ class Runtime:
                  f"sub-workflow task(s) {', '.join(unpinned)} have no version: they start whatever version "
                  f"of the child is the latest at that moment; pin subWorkflowParam.version")]
 
-    async def _reconcile_definition(self, body, due_only: bool, attempt: int, label: str, *, desired_of, identity,
-                                    validate, warnings_of, get, register, count, count_key,
+    async def _reconcile_definition(self, body, resource, due_only: bool, attempt: int, label: str, *, desired_of,
+                                    identity, validate, warnings_of, get, register, count, count_key,
                                     versioned: bool = True) -> Outcome | None:
         status = dict(body.get("status") or {})
         now = self.clock()
-        if due_only and not self._definition_due(body, status, now):
+        if due_only and not self._definition_due(resource, status, now):
             return None
         async with self.lock(body):
             meta = body["metadata"]
             spec = body.get("spec") or {}
             generation = meta.get("generation")
-            policy = spec.get("policy") or {}
+            policy = resource.spec.policy
 
             previous = status.get("conditions")
 
@@ -269,7 +305,7 @@ class Runtime:
                 loaded = await self._definition_body(meta["namespace"], spec)
                 self._check_identity(loaded, *identity)
                 desired = desired_of(loaded)
-                client = await self.client_for(meta["namespace"], (spec.get("clusterRef") or {}).get("name"))
+                client = await self.client_for(meta["namespace"], _cluster_name(resource))
                 observed = await get(client)
             except UserError as exc:
                 return finish(kstatus(False, exc.reason, exc.message, stalled=True),
@@ -286,8 +322,8 @@ class Runtime:
                 return self._unavailable(status, now, generation, label, exc, attempt)
             plan = defs.plan_definition(
                 desired, status.get("contentHash"), observed,
-                defs.DefinitionPolicy(on_drift=policy.get("onDrift", "Reapply"),
-                                      in_place_change=policy.get("inPlaceChange", "Refuse")),
+                defs.DefinitionPolicy(on_drift=policy.on_drift,
+                                      in_place_change=getattr(policy, "in_place_change", "Refuse")),
                 label=label, warnings=warnings, errors=validate(desired), versioned=versioned)
             if plan.action is defs.Action.REGISTER:
                 try:
@@ -321,13 +357,12 @@ class Runtime:
         return Outcome(status, [], self.settings.retry_delay(attempt), message)
 
     async def finalize_workflow(self, body, *, attempt: int = 0) -> Outcome:
+        resource = _parse_or_none(WorkflowDefinition, body)
         spec = body.get("spec") or {}
-        status = dict(body.get("status") or {})
-        name, version = spec["name"], int(spec["version"])
-        label = f"workflow {name} v{version}"
+        name, version = spec.get("name"), spec.get("version")
         async with self.lock(body):
             return await self._finalize(
-                body, status, label, attempt,
+                body, resource, f"workflow {name} v{version}", attempt,
                 inspect=lambda client: self._workflow_users(client, name, version),
                 delete=lambda client: client.delete_workflow_def(name, version))
 
@@ -337,17 +372,21 @@ class Runtime:
                      if (name, version) in defs.pinned_sub_workflow_refs(d)]
         return running, referrers
 
-    async def _finalize(self, body, status: dict, label: str, attempt: int, *, inspect, delete) -> Outcome:
-        spec = body.get("spec") or {}
+    async def _finalize(self, body, resource, label: str, attempt: int, *, inspect, delete) -> Outcome:
+        """Release the finalizer, deleting from Conductor first when the policy asks and nothing needs it.
+
+        A body the models cannot read is treated as Retain: on doubt, Conductor's data stays.
+        """
+        status = dict(body.get("status") or {})
         meta = body["metadata"]
         now = self.clock()
-        on_delete = (spec.get("policy") or {}).get("onDelete", "Retain")
+        on_delete = resource.spec.policy.on_delete if resource else "Retain"
         running: int | None = None
         referrers: list[str] = []
         client = None
         if on_delete == "Delete" and status.get("registered"):
             try:
-                client = await self.client_for(meta["namespace"], (spec.get("clusterRef") or {}).get("name"))
+                client = await self.client_for(meta["namespace"], _cluster_name(resource))
                 running, referrers = await inspect(client)
             except (UserError, ConductorError):
                 running = None
@@ -374,9 +413,13 @@ class Runtime:
     # ---- TaskDefinition -------------------------------------------------------------------------
 
     async def reconcile_task(self, body, *, due_only: bool, attempt: int = 0) -> Outcome | None:
-        name = (body.get("spec") or {})["name"]
+        try:
+            resource = TaskDefinition.from_body(body)
+        except ValidationError as exc:
+            return self._invalid_spec(body, exc)
+        name = resource.spec.name
         return await self._reconcile_definition(
-            body, due_only, attempt, f"task definition {name}",
+            body, resource, due_only, attempt, f"task definition {name}",
             desired_of=lambda loaded: defs.desired_task_definition(name, loaded),
             identity=(name, None),
             validate=lambda desired: [],
@@ -400,12 +443,11 @@ class Runtime:
                  f"({', '.join(users[:10])}{' and more' if len(users) > 10 else ''})")]
 
     async def finalize_task(self, body, *, attempt: int = 0) -> Outcome:
-        spec = body.get("spec") or {}
-        status = dict(body.get("status") or {})
-        name = spec["name"]
+        resource = _parse_or_none(TaskDefinition, body)
+        name = (body.get("spec") or {}).get("name")
         async with self.lock(body):
             return await self._finalize(
-                body, status, f"task definition {name}", attempt,
+                body, resource, f"task definition {name}", attempt,
                 inspect=lambda client: self._task_users(client, name),
                 delete=lambda client: client.delete_task_def(name))
 

@@ -295,3 +295,14 @@ async def test_orkes_key_comes_from_the_secret_and_clients_are_reused(conductor,
     broken = await runtime.reconcile_workflow(workflow_body("a", status=outcome.status), due_only=False)
     assert broken.status["conditions"][0]["reason"] == "AuthenticationFailed"
     assert "Secret ns/orkes" in broken.status["conditions"][0]["message"]
+
+
+async def test_a_body_the_models_refuse_stalls_and_deletion_falls_back_to_retain(runtime, conductor):
+    body = workflow_body("a", policy={"onDelete": "Delete"})
+    body["spec"]["definitionFrom"] = {"configMapKeyRef": {"name": "defs", "key": "wf.json"}}  # both sources
+    outcome = await runtime.reconcile_workflow(body, due_only=False)
+    assert conditions(outcome)["Stalled"] == ("True", "InvalidSpec")
+    assert "exactly one of" in outcome.status["conditions"][0]["message"]
+    assert conductor.workflows == {}
+    released = await runtime.finalize_workflow(body)
+    assert released.retry_after is None, "an unreadable body never holds its finalizer"
