@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 
 from pydantic import ValidationError
 
-from conductor_operator.api.cluster import ConductorCluster, ConductorClusterSpec
+from conductor_operator.api.cluster import ConductorCluster
 from conductor_operator.api.common import parse_duration
 from conductor_operator.api.definitions import TaskDefinition, WorkflowDefinition
 from conductor_operator.conductor.client import ConductorClient, Flavor
@@ -65,8 +65,28 @@ def _parse_or_none(model, body):
         return None
 
 
+def _parse_cluster(body) -> ConductorCluster:
+    try:
+        return ConductorCluster.from_body(body)
+    except ValidationError as exc:
+        raise UserError(REASON_INVALID_SPEC, f"ConductorCluster {body['metadata']['name']}: "
+                                             f"{_validation_message(exc)}") from None
+
+
 def _cluster_name(resource) -> str | None:
     return resource.spec.cluster_ref.name if resource.spec.cluster_ref else None
+
+
+def _conclude(status: dict, wanted: list[Condition], now: datetime, generation: int | None, *,
+              events=(), retry_after: float | None = None, message: str = "") -> Outcome:
+    """The Outcome for a status with these conditions; events are kept only when a condition changed.
+
+    A resource stalled on bad input is re-checked periodically and must not repeat its warning.
+    """
+    previous = status.get("conditions")
+    conditions = merge_conditions(previous, wanted, now, generation)
+    status.update(observedGeneration=generation, conditions=conditions)
+    return Outcome(status, list(events) if transitioned(previous, conditions) else [], retry_after, message)
 
 
 def utcnow() -> datetime:
@@ -114,17 +134,12 @@ class Runtime:
         """The client of the ConductorCluster a resource names (or the namespace default)."""
         name = cluster_name or self.settings.default_cluster
         try:
-            cluster = await self.kube.conductor_cluster(namespace, name)
+            body = await self.kube.conductor_cluster(namespace, name)
         except Missing as exc:
             raise UserError(REASON_CLUSTER_NOT_FOUND, f"{exc}: create it, or set spec.clusterRef") from None
-        return await self._client_from_cluster(namespace, cluster)
+        return await self._client_from_cluster(namespace, _parse_cluster(body))
 
-    async def _client_from_cluster(self, namespace: str, body: dict) -> ConductorClient:
-        try:
-            cluster = ConductorCluster.from_body(body)
-        except ValidationError as exc:
-            raise UserError(REASON_INVALID_SPEC, f"ConductorCluster {body['metadata']['name']}: "
-                                                 f"{_validation_message(exc)}") from None
+    async def _client_from_cluster(self, namespace: str, cluster: ConductorCluster) -> ConductorClient:
         spec = cluster.spec
         key_id = key_secret = None
         if spec.auth:
@@ -172,15 +187,13 @@ class Runtime:
     async def reconcile_cluster(self, body, *, due_only: bool) -> Outcome | None:
         status = dict(body.get("status") or {})
         now = self.clock()
-        spec = body.get("spec") or {}
-        interval = spec.get("healthCheckInterval") or ConductorClusterSpec.model_fields["health_check_interval"].default
-        if due_only and not _due(status.get("lastCheckedAt"), interval, now):
+        cluster = _parse_or_none(ConductorCluster, body)
+        if due_only and cluster and not _due(status.get("lastCheckedAt"), cluster.spec.health_check_interval, now):
             return None
         async with self.lock(body):
-            namespace = body["metadata"]["namespace"]
-            url = spec.get("url", "")
+            url = cluster.spec.url if cluster else ""
             try:
-                client = await self._client_from_cluster(namespace, body)
+                client = await self._client_from_cluster(body["metadata"]["namespace"], _parse_cluster(body))
                 version = await client.server_version()
                 flavor = await client.detect_flavor()
                 wanted = kstatus(True, REASON_REACHABLE, f"Conductor {version} ({flavor.value}) at {url}")
@@ -196,10 +209,8 @@ class Runtime:
                 wanted = kstatus(False, REASON_UNREACHABLE, f"Conductor at {url} is not reachable: {exc.message}",
                                  reconciling=True)
                 status.update(reachable=False)
-            status.update(observedGeneration=body["metadata"].get("generation"), lastCheckedAt=format_time(now),
-                          conditions=merge_conditions(status.get("conditions"), wanted, now,
-                                                      body["metadata"].get("generation")))
-            return Outcome(status)
+            status["lastCheckedAt"] = format_time(now)
+            return _conclude(status, wanted, now, body["metadata"].get("generation"))
 
     # ---- WorkflowDefinition ---------------------------------------------------------------------
 
@@ -250,14 +261,10 @@ class Runtime:
 
     def _invalid_spec(self, body, error: ValidationError) -> Outcome:
         """A body the models refuse (the API server normally refuses it first): Stalled, with the reasons."""
-        now, generation = self.clock(), body["metadata"].get("generation")
-        status = dict(body.get("status") or {})
         message = f"spec is invalid: {_validation_message(error)}"
-        conditions = merge_conditions(status.get("conditions"), kstatus(False, REASON_INVALID_SPEC, message,
-                                                                        stalled=True), now, generation)
-        events = [defs.Event("Warning", REASON_INVALID_SPEC, message)]
-        status.update(observedGeneration=generation, conditions=conditions)
-        return Outcome(status, events if transitioned(body.get("status", {}).get("conditions"), conditions) else [])
+        return _conclude(dict(body.get("status") or {}), kstatus(False, REASON_INVALID_SPEC, message, stalled=True),
+                         self.clock(), body["metadata"].get("generation"),
+                         events=[defs.Event("Warning", REASON_INVALID_SPEC, message)])
 
     def _definition_due(self, resource, status: dict, now: datetime) -> bool:
         conditions = {c.get("type"): c.get("status") for c in status.get("conditions") or []}
@@ -292,14 +299,8 @@ class Runtime:
             generation = meta.get("generation")
             policy = resource.spec.policy
 
-            previous = status.get("conditions")
-
-            def finish(plan_conditions: list[Condition], events=()) -> Outcome:
-                conditions = merge_conditions(previous, plan_conditions, now, generation)
-                status.update(observedGeneration=generation, conditions=conditions)
-                # Post events on transitions only: a resource stalled on bad input is re-checked
-                # periodically, and must not repeat its warning each time.
-                return Outcome(status, list(events) if transitioned(previous, conditions) else [])
+            def finish(wanted: list[Condition], events=()) -> Outcome:
+                return _conclude(status, wanted, now, generation, events=events)
 
             try:
                 loaded = await self._definition_body(meta["namespace"], spec)
@@ -350,11 +351,8 @@ class Runtime:
     def _unavailable(self, status: dict, now: datetime, generation, label: str, exc: ConductorError,
                      attempt: int) -> Outcome:
         message = f"Conductor is unavailable while reconciling {label}: {exc.message}; retrying with backoff"
-        status.update(observedGeneration=generation,
-                      conditions=merge_conditions(status.get("conditions"),
-                                                  defs.unavailable(status.get("conditions"), message), now,
-                                                  generation))
-        return Outcome(status, [], self.settings.retry_delay(attempt), message)
+        return _conclude(status, defs.unavailable(status.get("conditions"), message), now, generation,
+                         retry_after=self.settings.retry_delay(attempt), message=message)
 
     async def finalize_workflow(self, body, *, attempt: int = 0) -> Outcome:
         resource = _parse_or_none(WorkflowDefinition, body)
@@ -401,12 +399,12 @@ class Runtime:
                 plan = defs.DeletionPlan(defs.DeletionAction.HOLD, defs.REASON_DELETION_BLOCKED,
                                          f"waiting to delete {label}: Conductor answered {exc.message}")
         if plan.action is defs.DeletionAction.HOLD:
-            conditions = kstatus(False, plan.reason, plan.message, reconciling=True)
-            status.update(conditions=merge_conditions(status.get("conditions"), conditions, now,
-                                                      meta.get("generation")))
-            delay = self.settings.retry_delay(attempt)
-            return Outcome(status, [defs.Event("Normal", plan.reason, plan.message)] if attempt == 0 else [],
-                           retry_after=delay, message=plan.message)
+            outcome = _conclude(status, kstatus(False, plan.reason, plan.message, reconciling=True), now,
+                                meta.get("generation"), retry_after=self.settings.retry_delay(attempt),
+                                message=plan.message)
+            # The reason is posted once, when holding starts; its message follows the running count.
+            outcome.events = [defs.Event("Normal", plan.reason, plan.message)] if attempt == 0 else []
+            return outcome
         self._locks.pop(meta["uid"], None)  # the object is about to go; its lock with it
         return Outcome(None, [defs.Event("Normal", plan.reason, plan.message)])
 
