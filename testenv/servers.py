@@ -8,7 +8,6 @@ A server that cannot start raises ``TestEnvError`` naming it, with the end of it
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
 import signal
@@ -142,10 +141,6 @@ class ControlPlane:
         context.load_cert_chain(str(self.pki.admin_cert), str(self.pki.admin_key))
         return context
 
-    def get(self, path: str) -> dict:
-        with urllib.request.urlopen(f"{self.url}{path}", timeout=10, context=self.admin_ssl_context()) as r:
-            return json.load(r)
-
     def _write_kubeconfig(self) -> None:
         config = {
             "apiVersion": "v1", "kind": "Config", "current-context": "testenv",
@@ -191,10 +186,6 @@ class ConductorServer:
     def start(self) -> None:
         self.launch()
         self.wait_healthy()
-
-    def version(self) -> str:
-        with urllib.request.urlopen(f"{self.url}/api/version", timeout=10) as response:
-            return response.read().decode().strip()
 
     def stop(self) -> None:
         if self.server:

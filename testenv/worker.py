@@ -15,10 +15,6 @@ import httpx
 Handler = Callable[[dict], dict]
 
 
-def echo(task_input: dict) -> dict:
-    return {"echo": task_input, "done": True}
-
-
 class Worker:
     def __init__(self, conductor_url: str, handlers: dict[str, Handler], *, delay: float = 0.0,
                  worker_id: str = "testenv-worker", poll_interval: float = 0.2):
@@ -27,7 +23,6 @@ class Worker:
         self.delay = delay
         self.worker_id = worker_id
         self.poll_interval = poll_interval
-        self.completed: list[tuple[str, str]] = []  # (task type, workflow id)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -75,5 +70,4 @@ class Worker:
             result = {"status": "FAILED", "reasonForIncompletion": str(exc)}
         http.post(f"{self.api}/tasks", json={"taskId": task["taskId"], "workflowInstanceId": task["workflowInstanceId"],
                                               "workerId": self.worker_id, **result}).raise_for_status()
-        self.completed.append((task_type, task["workflowInstanceId"]))
         return True

@@ -65,10 +65,6 @@ def kstatus(ready: bool, reason: str, message: str, *, reconciling: bool = False
     ]
 
 
-def find(conditions: list[dict] | None, type_: str) -> dict | None:
-    return next((c for c in conditions or [] if c.get("type") == type_), None)
-
-
 def transitioned(previous: list[dict] | None, current: list[dict]) -> bool:
     """Whether any condition changed its status, reason or message: events are posted only then."""
     def key(conditions):
