@@ -14,7 +14,7 @@ import json
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from pydantic import ValidationError
 
@@ -102,9 +102,12 @@ def _parse_time(text: str | None) -> datetime | None:
         return None
 
 
-def _due(last: str | None, interval: str, now: datetime) -> bool:
+def _due(last: str | None, interval: str | timedelta, now: datetime) -> bool:
+    """Whether ``interval`` (a duration such as "5m", or a timedelta) has passed since ``last``."""
     previous = _parse_time(last)
-    return previous is None or (now - previous) >= parse_duration(interval)
+    if isinstance(interval, str):
+        interval = parse_duration(interval)
+    return previous is None or (now - previous) >= interval
 
 
 class Runtime:
@@ -275,7 +278,7 @@ class Runtime:
         if _due(status.get("lastDriftCheckAt"), resource.spec.drift_check_interval, now):
             return True
         return "executions" in status and _due((status.get("executions") or {}).get("readAt"),
-                                               f"{int(self.settings.resync_interval)}s", now)
+                                               timedelta(seconds=self.settings.resync_interval), now)
 
     @staticmethod
     async def _workflow_warnings(client: ConductorClient, desired: dict, recorded: str | None) -> list[tuple[str, str]]:
