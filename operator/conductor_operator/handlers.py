@@ -14,6 +14,7 @@ import kopf
 
 from conductor_operator.kube import GROUP, VERSION, Kube, load_config
 from conductor_operator.reconcile import Outcome, Runtime
+from conductor_operator.reconcile.migration import reconcile_plan
 from conductor_operator.settings import Settings
 
 SETTINGS = Settings.from_env()
@@ -22,6 +23,7 @@ PREFIX = "conductor-operator.io"
 CLUSTERS = (GROUP, VERSION, "conductorclusters")
 WORKFLOWS = (GROUP, VERSION, "workflowdefinitions")
 TASKS = (GROUP, VERSION, "taskdefinitions")
+PLANS = (GROUP, VERSION, "migrationplans")
 
 
 @kopf.on.startup()
@@ -110,3 +112,17 @@ async def task_timer(body, patch, memo, **_) -> None:
 @kopf.on.delete(*TASKS)
 async def task_deleted(body, patch, memo, retry, **_) -> None:
     _deliver(await memo.runtime.finalize_task(body, attempt=retry), body, patch)
+
+
+# ---- MigrationPlan ------------------------------------------------------------------------------
+
+@kopf.on.resume(*PLANS)
+@kopf.on.create(*PLANS)
+@kopf.on.update(*PLANS, field="spec")
+async def plan_changed(body, patch, memo, retry, **_) -> None:
+    _deliver(await reconcile_plan(memo.runtime, body, attempt=retry), body, patch)
+
+
+@kopf.timer(*PLANS, interval=SETTINGS.resync_interval, initial_delay=SETTINGS.resync_interval)
+async def plan_timer(body, patch, memo, **_) -> None:
+    _deliver(await reconcile_plan(memo.runtime, body), body, patch, retry=False)

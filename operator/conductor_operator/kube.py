@@ -1,7 +1,8 @@
 """The few Kubernetes reads the reconcilers need beyond the object kopf hands them.
 
 kopf owns watching and patching the resources it serves; this module reads the objects they
-point at (ConductorClusters, Secrets, ConfigMaps) with the official client, off the event loop.
+point at (ConductorClusters, Secrets, ConfigMaps, a plan's target WorkflowDefinition, the
+MigrationPlans that hold or retire a WorkflowDefinition) with the official client, off the event loop.
 """
 
 from __future__ import annotations
@@ -46,6 +47,16 @@ class Kube:
         return await self._read(f"ConductorCluster {namespace}/{name}",
                                 self.custom.get_namespaced_custom_object,
                                 GROUP, VERSION, namespace, "conductorclusters", name)
+
+    async def workflow_definition(self, namespace: str, name: str) -> dict:
+        return await self._read(f"WorkflowDefinition {namespace}/{name}",
+                                self.custom.get_namespaced_custom_object,
+                                GROUP, VERSION, namespace, "workflowdefinitions", name)
+
+    async def migration_plans(self, namespace: str) -> list[dict]:
+        found = await self._read(f"MigrationPlans in {namespace}", self.custom.list_namespaced_custom_object,
+                                 GROUP, VERSION, namespace, "migrationplans")
+        return found.get("items") or []
 
     async def secret_value(self, namespace: str, name: str, key: str) -> str:
         secret = await self._read(f"Secret {namespace}/{name}", self.core.read_namespaced_secret, name, namespace)

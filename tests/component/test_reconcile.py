@@ -88,6 +88,17 @@ class FakeKube:
         self.clusters = {("ns", "default"): {"metadata": {"name": "default", "namespace": "ns"},
                                              "spec": {"url": "http://conductor:8080"}}}
         self.config_maps: dict[tuple[str, str], dict[str, str]] = {}
+        self.workflow_definitions: dict[tuple[str, str], dict] = {}
+        self.plans: dict[str, list[dict]] = {}
+
+    async def workflow_definition(self, namespace, name):
+        try:
+            return copy.deepcopy(self.workflow_definitions[(namespace, name)])
+        except KeyError:
+            raise Missing(f"WorkflowDefinition {namespace}/{name} not found") from None
+
+    async def migration_plans(self, namespace):
+        return copy.deepcopy(self.plans.get(namespace, []))
 
     async def conductor_cluster(self, namespace, name):
         try:

@@ -373,7 +373,7 @@ def test_migration_plan_schema():
     assert spec["properties"]["healthyWhen"]["enum"] == ["Accepted", "Completed"]
     columns = [c["name"] for c in CRDS["migrationplans.conductor-operator.io.yaml"]["spec"]["versions"][0][
         "additionalPrinterColumns"] if not c.get("priority")]
-    assert columns == ["Workflow", "Target", "Phase", "Verdict", "Ready", "Age"]
+    assert columns == ["Workflow", "Target", "Phase", "Verdict", "Old", "New", "Ready", "Age"]
 
 
 def test_structural_refuses_a_real_union():

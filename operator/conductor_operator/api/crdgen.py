@@ -79,6 +79,8 @@ COLUMNS: dict[str, list[dict]] = {
         _column("Target", ".status.verdict.toVersion", "integer"),
         _column("Phase", ".status.phase"),
         _column("Verdict", ".status.verdict.level"),
+        _column("Old", ".status.running.old", "integer", "Running executions of the versions moved from"),
+        _column("New", ".status.running.target", "integer", "Running executions of the target version"),
         _READY,
         _AGE,
         _column("Message", ".status.message", priority=1),

@@ -98,6 +98,10 @@ class WorkflowDefinitionSpec(Model):
     definition_from: DefinitionSource | None = Field(None, description=_DEFINITION_FROM)
     policy: WorkflowPolicy = Defaulted(WorkflowPolicy, "What the operator does on delete, on drift and on change.")
     drift_check_interval: Duration = Field("5m", description=_DRIFT_CHECK)
+    activation: Literal["Immediate", "ByMigrationPlan"] = Field(
+        "Immediate", description="When this version is first registered: Immediate, or ByMigrationPlan, once a "
+                                 "MigrationPlan in this namespace that targets this resource has passed its gates "
+                                 "(registering a version moves every unpinned start to it).")
 
     @model_validator(mode="after")
     def _one_source(self) -> WorkflowDefinitionSpec:

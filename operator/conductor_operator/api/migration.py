@@ -154,6 +154,8 @@ class GateWorkflow(Model):
 
 class Gates(Model):
     require_workers: bool = Field(True, description="Every SIMPLE task of the target version has polling workers.")
+    workers_seen_within: Duration = Field("5m", description="How recently a worker must have polled a task type "
+                                                            "to count as polling.")
     workflows: list[GateWorkflow] = Field(default_factory=list, description="Check workflows that must complete.")
 
 
@@ -217,6 +219,13 @@ class DrainStatus(Model):
     zero_readings: int = Field(0, description="Readings of zero in a row so far.")
     first_zero_at: str | None = Field(None, description="When the count first read zero in this run (RFC 3339).")
     since: str | None = Field(None, description="When draining started (RFC 3339).")
+    drained_at: str | None = Field(None, description="When the old versions counted as drained (RFC 3339).")
+
+
+class RunningSummary(Model):
+    old: int = Field(0, description="RUNNING and PAUSED executions of the versions moved from.")
+    target: int = Field(0, description="RUNNING and PAUSED executions of the target version.")
+    read_at: str | None = Field(None, description="When they were counted (RFC 3339).")
 
 
 class GateResult(Model):
@@ -225,6 +234,8 @@ class GateResult(Model):
     reason: str = Field("", description="A CamelCase reason.")
     message: str = Field("", description="What was found.")
     checked_at: str | None = Field(None, description="When it was checked (RFC 3339).")
+    execution_id: str | None = Field(None, description="The check workflow's execution.")
+    started_at: str | None = Field(None, description="When the check workflow was started (RFC 3339).")
 
 
 class WavesStatus(Model):
@@ -245,8 +256,13 @@ class MigrationPlanStatus(StatusBase):
     message: str | None = Field(None, description="What is happening, for people.")
     verdict: Verdict | None = Field(None, description="The compatibility verdict between the versions.")
     versions: list[VersionCount] = Field(default_factory=list, description="Running executions per version.")
+    running: RunningSummary | None = Field(None, description="Running executions on the old versions and the target.")
     drain: DrainStatus | None = Field(None, description="Drain detection progress.")
     gates: list[GateResult] = Field(default_factory=list, description="Results of the gates.")
+    cutover_at: str | None = Field(None, description="When the gates passed and the target was released for "
+                                                     "registration (RFC 3339).")
+    retired_versions: list[int] = Field(default_factory=list, description="Old versions removed from Conductor.")
+    planned_actions: list[str] = Field(default_factory=list, description="What the plan would do (spec.dryRun).")
     waves: WavesStatus | None = Field(None, description="Wave progress (upgradeWaves).")
     handled_requests: HandledRequests = Field(default_factory=HandledRequests,
                                               description="The request tokens already acted on.")

@@ -8,7 +8,7 @@ status twice yields an identical list and the reconciler can skip the write.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 TRUE, FALSE, UNKNOWN = "True", "False", "Unknown"
 
@@ -27,6 +27,16 @@ class Condition:
 
 def format_time(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_time(text: str | None) -> datetime | None:
+    """The inverse of format_time; None for nothing or for text in another form."""
+    if not text:
+        return None
+    try:
+        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        return None
 
 
 def merge_conditions(previous: list[dict] | None, wanted: list[Condition], now: datetime,

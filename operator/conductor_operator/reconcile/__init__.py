@@ -21,10 +21,19 @@ from pydantic import ValidationError
 from conductor_operator.api.cluster import ConductorCluster
 from conductor_operator.api.common import parse_duration
 from conductor_operator.api.definitions import TaskDefinition, WorkflowDefinition
+from conductor_operator.api.migration import MigrationPlan
 from conductor_operator.conductor.client import ConductorClient, Flavor
 from conductor_operator.conductor.errors import ConductorError, NotFound, Rejected, Unauthorized, Unavailable
 from conductor_operator.domain import definitions as defs
-from conductor_operator.domain.conditions import Condition, format_time, kstatus, merge_conditions, transitioned
+from conductor_operator.domain import migrations
+from conductor_operator.domain.conditions import (
+    Condition,
+    format_time,
+    kstatus,
+    merge_conditions,
+    parse_time,
+    transitioned,
+)
 from conductor_operator.kube import Kube, Missing
 from conductor_operator.settings import Settings
 
@@ -93,18 +102,9 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def _parse_time(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    try:
-        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-    except ValueError:
-        return None
-
-
 def _due(last: str | None, interval: str | timedelta, now: datetime) -> bool:
     """Whether ``interval`` (a duration such as "5m", or a timedelta) has passed since ``last``."""
-    previous = _parse_time(last)
+    previous = parse_time(last)
     if isinstance(interval, str):
         interval = parse_duration(interval)
     return previous is None or (now - previous) >= interval
@@ -260,6 +260,7 @@ class Runtime:
             register=lambda client, desired: client.register_workflow_defs([desired]),
             count=lambda client: self.running_counts(client, name),
             count_key=version,
+            hold=lambda status: self._workflow_hold(resource, status),
         )
 
     def _invalid_spec(self, body, error: ValidationError) -> Outcome:
@@ -289,9 +290,19 @@ class Runtime:
                  f"sub-workflow task(s) {', '.join(unpinned)} have no version: they start whatever version "
                  f"of the child is the latest at that moment; pin subWorkflowParam.version")]
 
+    async def _workflow_hold(self, resource: WorkflowDefinition, status: dict) -> list[Condition] | None:
+        """Keep a version out of Conductor while a MigrationPlan has not released it, or after one retired it."""
+        spec = resource.spec
+        bodies = await self.kube.migration_plans(resource.metadata.namespace)
+        plans = [plan for plan in (_parse_or_none(MigrationPlan, b) for b in bodies) if plan is not None]
+        return migrations.definition_hold(
+            resource=resource.metadata.name, workflow_name=spec.name, version=spec.version,
+            activation=spec.activation, ever_registered=bool(status.get("contentHash")), plans=plans,
+            label=f"workflow {spec.name} v{spec.version}")
+
     async def _reconcile_definition(self, body, resource, due_only: bool, attempt: int, label: str, *, desired_of,
                                     identity, validate, warnings_of, get, register, count, count_key,
-                                    versioned: bool = True) -> Outcome | None:
+                                    versioned: bool = True, hold=None) -> Outcome | None:
         status = dict(body.get("status") or {})
         now = self.clock()
         if due_only and not self._definition_due(resource, status, now):
@@ -319,6 +330,9 @@ class Runtime:
             except Rejected as exc:
                 return finish(kstatus(False, defs.REASON_REJECTED, f"Conductor refused reading {label}: {exc.message}",
                                       stalled=True))
+            if hold is not None and observed is None and (held := await hold(status)) is not None:
+                status["registered"] = False
+                return finish(held, [defs.Event("Normal", held[0].reason, held[0].message)])
 
             try:
                 warnings = await warnings_of(client, desired, status.get("contentHash"))
