@@ -75,6 +75,9 @@ RULES = [
                  wf({**task("a"), "inputParameters": {}, "optional": False, "startDelay": 0, "decisionCases": {},
                      "description": "other"}, restartable=True, timeoutSeconds=0, schemaVersion=2),
                  [], id="server-defaults-are-no-change"),
+    pytest.param(wf(task("a"), enforceSchema=True, workflowStatusListenerEnabled=False, variables={},
+                    inputTemplate={}, metadata={}, maskedFields=[], timeoutPolicy="ALERT_ONLY"),
+                 wf(task("a")), [], id="a-server-copy-against-a-file"),
     pytest.param(wf({"name": "a", "taskReferenceName": "a"}), wf(task("a")), [], id="absent-type-is-simple"),
 
     # -- adding tasks

@@ -480,7 +480,8 @@ _WORKFLOW_KEYS_COMPARED_ELSEWHERE = frozenset({
     # identity, bookkeeping and prose: no effect on executions
     "version", "description", "ownerEmail", "createTime", "updateTime", "createdBy", "updatedBy", "ownerApp",
 })
-_WORKFLOW_DEFAULTS = {"schemaVersion": 2, "restartable": True, "timeoutPolicy": "ALERT_ONLY", "timeoutSeconds": 0}
+_WORKFLOW_DEFAULTS = {"schemaVersion": 2, "restartable": True, "timeoutPolicy": "ALERT_ONLY", "timeoutSeconds": 0,
+                      "enforceSchema": True}  # as Conductor 3.32 fills them in
 
 
 def _workflow_findings(old: dict, new: dict) -> Iterator[Finding]:

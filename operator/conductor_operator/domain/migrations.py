@@ -284,7 +284,9 @@ class _Planner:
         workers = self._workers_gate(target)
         if spec.dry_run:
             return self._dry_run(target, from_versions, workers)
-        gates = [workers] + (self._workflow_gates(target) if workers.passed else [])
+        # Check workflows start once workers poll; one already started is kept while they are away.
+        kept = [g for g in status.gates if g.name != WORKERS_GATE]
+        gates = [workers, *(self._workflow_gates(target) if workers.passed else kept)]
         status.gates = gates
         failed = [g for g in gates if g.name != WORKERS_GATE and not g.passed and g.reason == REASON_GATE_FAILED]
         if failed:
@@ -303,10 +305,12 @@ class _Planner:
     def _after_cutover(self, target: TargetView) -> MigrationStep:
         status, spec = self.status, self.spec
         self._target_warnings(target)
+        if spec.paused and status.phase != Phase.COMPLETED:
+            return self._paused(Phase(status.phase or Phase.CUTTING_OVER))
         if status.phase in (None, Phase.PENDING, Phase.VALIDATING, Phase.GATING, Phase.FAILED, Phase.DRY_RUN,
                             Phase.CUTTING_OVER):
             if not target.registered:
-                return self._wait(Phase.CUTTING_OVER, Phase.CUTTING_OVER,
+                return self._wait(Phase.CUTTING_OVER, Phase.CUTTING_OVER.value,
                                   f"waiting for WorkflowDefinition {target.resource} to register "
                                   f"{spec.workflow_name} v{target.version}")
             status.phase = Phase.DRAINING
@@ -314,11 +318,9 @@ class _Planner:
             self.events.append(Event("Normal", "CutOver", f"{spec.workflow_name} v{target.version} is registered: "
                                                           f"unpinned starts run on it, pinned callers keep "
                                                           f"their version"))
-        if spec.paused and status.phase != Phase.COMPLETED:
-            return self._paused(Phase(status.phase))
         old = self._unretired(target)
         if status.phase == Phase.DRAINING:
-            if not old or self._drained():
+            if not old or (self.observed.counts is not None and self._drained()):  # judged on a fresh reading
                 status.drain.drained_at = format_time(self.now)
                 self.events.append(Event("Normal", DRAINED, f"no execution of {_versions(old)} has run for "
                                                              f"{spec.drain_detection.grace_period}"))
@@ -346,6 +348,8 @@ class _Planner:
     def _start_over(self) -> None:
         if self.status.phase == Phase.FAILED:
             self.status.phase = None
+        self.actions += [PlanAction(ActionKind.TERMINATE_GATE, execution_id=g.execution_id) for g in self.status.gates
+                         if g.execution_id and not g.passed and g.reason == REASON_GATE_RUNNING]
         self.status.gates = []
 
     def _from_versions(self, target: TargetView) -> list[int]:
@@ -395,6 +399,7 @@ class _Planner:
                 f"{self.spec.drain_detection.grace_period} at zero")
 
     def _target_warnings(self, target: TargetView) -> None:
+        self.warnings = []
         higher = [v for v in self.observed.registered_versions if v > target.version]
         if higher:
             self.warnings.append((REASON_NOT_HIGHEST,
@@ -428,7 +433,7 @@ class _Planner:
         results = []
         for gate in self.spec.gates.workflows:
             before = previous.get(gate.name)
-            if before is None or before.execution_id is None:
+            if before is None or (before.execution_id is None and before.reason != REASON_GATE_FAILED):
                 self.actions.append(PlanAction(ActionKind.START_GATE, gate=gate, run_target_inline=gate_runs_target(
                     gate, self.spec.workflow_name, target.version)))
                 results.append(GateResult(name=gate.name, passed=False, reason=REASON_GATE_RUNNING,
@@ -494,6 +499,7 @@ class _Planner:
     def _step(self, kstatus_conditions: list[Condition], *, gates: tuple[str, str, str] | None = None
               ) -> MigrationStep:
         status = self.status
+        status.observed_generation = self.generation
         if status.phase != Phase.DRY_RUN:
             status.planned_actions = []
         if gates is None:

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from conductor_operator.api.common import parse_duration
 from conductor_operator.api.definitions import WorkflowDefinition
-from conductor_operator.api.migration import GateResult, MigrationPlan, MigrationPlanStatus
+from conductor_operator.api.migration import GateResult, MigrationPlan
 from conductor_operator.conductor.client import ConductorClient
 from conductor_operator.conductor.errors import Conflict, NotFound, Rejected, Unavailable
 from conductor_operator.domain import definitions as defs
@@ -32,8 +32,6 @@ from conductor_operator.reconcile import (
     _conclude,
     _validation_message,
 )
-
-STATUS_FIELDS = tuple(field.alias or name for name, field in MigrationPlanStatus.model_fields.items())
 
 
 async def reconcile_plan(runtime: Runtime, body, *, attempt: int = 0) -> Outcome:
@@ -53,7 +51,10 @@ async def reconcile_plan(runtime: Runtime, body, *, attempt: int = 0) -> Outcome
             observed = await _observe(runtime, client, plan, target, now) if target else \
                 plans.PlanObservation(None, ())
             step = plans.plan_migration(plan.spec, status, observed, now, generation)
-            await _act(client, plan, step, target)
+            if await _act(client, plan, step, target):
+                # Conductor refused a check workflow: the planner judges the gate it recorded as failed.
+                step = plans.plan_migration(plan.spec, step.status, dataclasses.replace(observed, counts=None), now,
+                                            generation)
         except UserError as exc:
             return _conclude(_raw(body), kstatus(False, exc.reason, exc.message, stalled=True), now, generation,
                              events=[defs.Event("Warning", exc.reason, exc.message)])
@@ -68,12 +69,26 @@ async def reconcile_plan(runtime: Runtime, body, *, attempt: int = 0) -> Outcome
                              generation, events=[defs.Event("Warning", defs.REASON_REJECTED, message)])
         written = step.status.to_dict()
         written.pop("conditions", None)
-        written.pop("observedGeneration", None)
         before = _raw(body)
-        # A field the planner cleared must be cleared in the object too (a merge patch with null).
-        written.update({key: None for key in STATUS_FIELDS if key in before and key not in written
-                        and key not in ("conditions", "observedGeneration")})
-        return _conclude({**before, **written}, step.conditions, now, generation, events=step.events)
+        return _conclude({**before, **_with_deletions(before, written)}, step.conditions, now, generation,
+                         events=step.events)
+
+
+def _with_deletions(before: dict, after: dict) -> dict:
+    """``after``, with None for every key of ``before`` it lacks, at any depth of nested objects.
+
+    Status is written as a JSON merge patch, where a missing key keeps its old value and only null
+    removes it: a field the planner cleared (a drain that started over) must be sent as null.
+    """
+    merged = dict(after)
+    for key, old in before.items():
+        if key == "conditions":
+            continue
+        if key not in after:
+            merged[key] = None
+        elif isinstance(old, dict) and isinstance(after[key], dict):
+            merged[key] = _with_deletions(old, after[key])
+    return merged
 
 
 def _raw(body) -> dict:
@@ -142,20 +157,23 @@ async def _last_poll(client: ConductorClient, task_type: str) -> datetime | None
 
 
 async def _act(client: ConductorClient, plan: MigrationPlan, step: plans.MigrationStep,
-               target: plans.TargetView | None) -> None:
+               target: plans.TargetView | None) -> bool:
+    """Carry out the step's actions; True when Conductor refused to start a check workflow."""
+    refused = False
     for action in step.actions:
         if action.kind is plans.ActionKind.START_GATE:
-            await _start_gate(client, plan, step, action, target)
+            refused |= not await _start_gate(client, plan, step, action, target)
         elif action.kind is plans.ActionKind.TERMINATE_GATE:
             with contextlib.suppress(NotFound, Conflict):  # it ended meanwhile
-                await client.terminate(action.execution_id, f"check workflow of MigrationPlan "
-                                                            f"{plan.metadata.name} timed out")
+                await client.terminate(action.execution_id, f"check workflow of MigrationPlan {plan.metadata.name}: "
+                                                            f"timed out, or the plan's spec changed")
         elif action.kind is plans.ActionKind.RETIRE:
             await _retire(client, plan, step, action.version)
+    return refused
 
 
 async def _start_gate(client: ConductorClient, plan: MigrationPlan, step: plans.MigrationStep,
-                      action: plans.PlanAction, target: plans.TargetView) -> None:
+                      action: plans.PlanAction, target: plans.TargetView) -> bool:
     gate = action.gate
     result = next(g for g in step.status.gates if g.name == gate.name)
     correlation = f"migrationplan/{plan.metadata.namespace}/{plan.metadata.name}/{gate.name}"
@@ -169,11 +187,11 @@ async def _start_gate(client: ConductorClient, plan: MigrationPlan, step: plans.
     except Rejected as exc:
         _update_gate(step, result.model_copy(update={"reason": plans.REASON_GATE_FAILED,
                                                      "message": f"Conductor refused to start it: {exc.message}"}))
-        step.status.phase = plans.Phase.FAILED
-        return
+        return False
     _update_gate(step, result.model_copy(update={"execution_id": execution_id,
                                                  "message": f"execution {execution_id} started"}))
     step.events.append(defs.Event("Normal", "GateStarted", f"started check workflow {gate.name}: {execution_id}"))
+    return True
 
 
 def _update_gate(step: plans.MigrationStep, result: GateResult) -> None:

@@ -1,0 +1,522 @@
+"""The MigrationPlan reconcile shell with an in-memory Conductor and Kubernetes.
+
+Between two reconciles the tests do what kopf does: the outcome's status is written onto the
+object as a JSON merge patch (RFC 7386: only the top-level keys that changed, nested objects
+merged, null deletes), events are collected, and the clock moves on. Nothing else of the object
+changes (the generation stays, as status writes do not bump it).
+"""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+from conductor_operator.conductor.errors import NotFound, Rejected
+from conductor_operator.domain.conditions import format_time
+from conductor_operator.reconcile.migration import reconcile_plan
+
+from tests.component import test_reconcile as base
+from tests.component.test_reconcile import SETTINGS, FakeConductor, conditions
+
+# The shared fixtures: `runtime` builds its client from the `conductor` fixture overridden below.
+clock = base.clock
+runtime = base.runtime
+
+NS = "ns"
+PLAN = "order-to-v2"
+TARGET = "order-v2"
+GATE = {"name": "order", "input": {"customerId": "smoke-1"}, "expectedOutput": {"approved": True},
+        "timeout": "5m"}
+V1 = {"name": "order", "version": 1, "tasks": [{"name": "validate", "taskReferenceName": "validate",
+                                                "type": "SIMPLE"}]}
+V2_BODY = {"description": "v2 appends a charge step",
+           "tasks": [{"name": "validate", "taskReferenceName": "validate", "type": "SIMPLE"},
+                     {"name": "charge", "taskReferenceName": "charge", "type": "SIMPLE"}]}
+V2 = {**V2_BODY, "name": "order", "version": 2}
+"""What WorkflowDefinition order-v2 registers (and what a check workflow naming the workflow runs)."""
+
+
+class MigrationConductor(FakeConductor):
+    """FakeConductor plus what the plan shell calls: versions, poll data, executions."""
+
+    def __init__(self):
+        super().__init__()
+        self.polls: dict[str, list[dict]] = {}
+        self.executions: dict[str, dict] = {}
+        self.start_attempts: list[dict] = []
+        self.started: list[dict] = []
+        self.terminated: list[tuple[str, str]] = []
+        self.deleted: list[tuple[str, int]] = []
+        self.reject_start: str | None = None
+
+    async def workflow_versions(self, name):
+        self._check()
+        return sorted(version for workflow, version in self.workflows if workflow == name)
+
+    async def poll_data(self, task_type):
+        self._check()
+        return copy.deepcopy(self.polls.get(task_type, []))
+
+    async def start_workflow(self, name, *, version=None, input=None, correlation_id=None, workflow_def=None):
+        self._check()
+        request = {"name": name, "version": version, "input": copy.deepcopy(input),
+                   "correlation_id": correlation_id, "workflow_def": copy.deepcopy(workflow_def)}
+        self.start_attempts.append(request)
+        if self.reject_start:
+            raise Rejected(status=400, message=self.reject_start)
+        if workflow_def is None and not any(w == name and version in (None, v) for w, v in self.workflows):
+            raise NotFound(status=404, message=f"no workflow {name} v{version}")
+        execution_id = f"exec-{len(self.started) + 1}"
+        self.started.append(request)
+        self.executions[execution_id] = {"workflowId": execution_id, "workflowName": name,
+                                         "workflowVersion": version, "status": "RUNNING", "output": {}}
+        return execution_id
+
+    async def get_execution(self, workflow_id, include_tasks=False):
+        self._check()
+        if workflow_id not in self.executions:
+            raise NotFound(status=404, message=f"no execution {workflow_id}")
+        return copy.deepcopy(self.executions[workflow_id])
+
+    async def terminate(self, workflow_id, reason):
+        self._check()
+        if workflow_id not in self.executions:
+            raise NotFound(status=404, message=f"no execution {workflow_id}")
+        self.terminated.append((workflow_id, reason))
+        self.executions[workflow_id]["status"] = "TERMINATED"
+
+    async def delete_workflow_def(self, name, version):
+        await super().delete_workflow_def(name, version)
+        self.deleted.append((name, version))
+
+    async def running_counts_by_version(self, name):
+        """Per version, as the real client answers: only versions with running executions appear."""
+        self._check()
+        return {version: count for version, count in sorted(self.running.get(name, {}).items()) if count}
+
+    def workers_poll(self, now, *task_types):
+        for task_type in task_types:
+            self.polls[task_type] = [{"queueName": task_type, "workerId": "w-1",
+                                      "lastPollTime": int(now.timestamp() * 1000)}]
+
+
+@pytest.fixture
+def conductor():
+    fake = MigrationConductor()
+    fake.workflows[("order", 1)] = copy.deepcopy(V1)
+    fake.running["order"] = {1: 2}
+    return fake
+
+
+# ---- bodies and what kopf does with outcomes ------------------------------------------------------
+
+def plan_body(*, generation=1, **spec_extra):
+    spec = {"workflowName": "order", "from": {"allOlder": True},
+            "to": {"workflowDefinitionRef": {"name": TARGET}},
+            "strategy": {"parallel": {"retireOldVersions": True, "retireAfter": "1m"}},
+            "gates": {"workersSeenWithin": "5m", "workflows": [copy.deepcopy(GATE)]},
+            "drainDetection": {"interval": "30s", "consecutiveZeroReadings": 3, "gracePeriod": "90s"},
+            **spec_extra}
+    return {"metadata": {"name": PLAN, "namespace": NS, "uid": "uid-plan", "generation": generation},
+            "spec": spec, "status": {}}
+
+
+def definition_body(name, version, definition, *, uid, activation="ByMigrationPlan", status=None):
+    return {"metadata": {"name": name, "namespace": NS, "uid": uid, "generation": 1},
+            "spec": {"name": "order", "version": version, "definition": copy.deepcopy(definition),
+                     "activation": activation},
+            "status": status or {}}
+
+
+def merge_patch(target, patch):
+    """RFC 7386."""
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    merged = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = merge_patch(merged.get(key), value)
+    return merged
+
+
+def deliver(body, outcome):
+    """As handlers._deliver and kopf: patch the top-level status keys that changed, as a merge patch."""
+    if outcome is None or outcome.status is None:
+        return
+    current = body.get("status") or {}
+    patch = {key: value for key, value in outcome.status.items() if current.get(key) != value}
+    body["status"] = merge_patch(current, patch)
+
+
+def message(outcome, type_="Ready"):
+    return next(c["message"] for c in outcome.status["conditions"] if c["type"] == type_)
+
+
+class Migration:
+    """One plan and its target WorkflowDefinition, stored in the fake Kubernetes and reconciled in turn."""
+
+    def __init__(self, runtime, conductor, clock, **spec_extra):
+        self.runtime, self.conductor, self.clock = runtime, conductor, clock
+        self.plan = plan_body(**spec_extra)
+        self.target = definition_body(TARGET, 2, V2_BODY, uid="uid-v2")
+        # The fake Kubernetes copies on every read: these very objects are what it holds.
+        runtime.kube.workflow_definitions[(NS, TARGET)] = self.target
+        runtime.kube.plans[NS] = [self.plan]
+        self.events: list[str] = []
+
+    @property
+    def status(self) -> dict:
+        return self.plan["status"]
+
+    async def step(self, *, after: float = 30, attempt: int = 0):
+        """Let ``after`` seconds pass, reconcile the plan, write its status."""
+        self.clock.advance(after)
+        outcome = await reconcile_plan(self.runtime, self.plan, attempt=attempt)
+        deliver(self.plan, outcome)
+        self.events += [event.reason for event in outcome.events]
+        return outcome
+
+    async def reconcile_target(self):
+        outcome = await self.runtime.reconcile_workflow(self.target, due_only=False)
+        deliver(self.target, outcome)
+        return outcome
+
+    async def to_draining(self):
+        """Workers poll, the check workflow completes, the target registers: the plan drains v1."""
+        self.conductor.workers_poll(self.clock(), "validate", "charge")
+        await self.step(after=0)  # starts the check workflow
+        execution_id = self.status["gates"][1]["executionId"]
+        self.conductor.executions[execution_id].update(status="COMPLETED", output={"approved": True})
+        await self.step()
+        assert self.status["cutoverAt"], self.status.get("message")
+        await self.reconcile_target()
+        assert self.target["status"]["registered"] is True
+        outcome = await self.step()
+        assert self.status["phase"] == "Draining", self.status.get("message")
+        return outcome
+
+
+# ---- 1. a whole parallel migration ----------------------------------------------------------------
+
+async def test_parallel_migration_gates_cuts_over_drains_and_retires(runtime, conductor, clock):
+    m = Migration(runtime, conductor, clock)
+    t0 = clock()
+
+    # Workers missing: one of the two task types of v2 has none.
+    conductor.workers_poll(clock(), "validate")
+    outcome = await m.step(after=0)
+    assert m.status["phase"] == "Gating"
+    assert conditions(outcome)["GatesPassed"] == ("False", "WorkersMissing")
+    assert conditions(outcome)["Ready"] == ("False", "GatesPending")
+    assert conditions(outcome)["Reconciling"][0] == "True"
+    assert "charge" in message(outcome, "GatesPassed") and "validate" not in message(outcome, "GatesPassed")
+    assert conductor.start_attempts == [], "no check workflow while workers are missing"
+    assert m.status["verdict"]["level"] == "Safe" and m.status["verdict"]["fromVersions"] == [1]
+    assert m.status["running"] == {"old": 2, "target": 0, "readAt": format_time(t0)}
+    assert "cutoverAt" not in m.status
+
+    # Workers poll: the check workflow runs the target definition inline, unregistered.
+    conductor.workers_poll(clock(), "validate", "charge")
+    outcome = await m.step()
+    assert conductor.started == [{"name": "order", "version": 2, "input": {"customerId": "smoke-1"},
+                                  "correlation_id": f"migrationplan/{NS}/{PLAN}/order", "workflow_def": V2}]
+    assert ("order", 2) not in conductor.workflows, "running the gate must not register the target"
+    gate = m.status["gates"][1]
+    assert (gate["name"], gate["passed"], gate["executionId"]) == ("order", False, "exec-1")
+    assert m.status["gates"][0]["passed"] is True
+    assert m.status["phase"] == "Gating"
+    assert "cutoverAt" not in m.status
+
+    # Before the cutover the target WorkflowDefinition waits for the plan.
+    held = await m.reconcile_target()
+    assert conditions(held)["Registered"] == ("False", "AwaitingActivation")
+    assert conditions(held)["Ready"] == ("False", "AwaitingActivation")
+    assert held.status["registered"] is False
+    assert ("order", 2) not in conductor.workflows and conductor.registrations == 0
+
+    # Still running: no second start, no cutover.
+    outcome = await m.step()
+    assert len(conductor.start_attempts) == 1
+    assert "cutoverAt" not in m.status and m.status["phase"] == "Gating"
+    assert "exec-1 is RUNNING" in m.status["gates"][1]["message"]
+
+    # Completed with the expected output (extra keys are fine): the gates pass, the cutover starts.
+    conductor.executions["exec-1"].update(status="COMPLETED", output={"approved": True, "orderId": "o-1"})
+    outcome = await m.step()
+    assert m.status["cutoverAt"] == format_time(clock())
+    assert m.status["gates"][1]["passed"] is True
+    assert conditions(outcome)["GatesPassed"][0] == "True"
+    assert m.status["phase"] == "CuttingOver"
+    assert ("order", 2) not in conductor.workflows, "the plan releases the target; the WorkflowDefinition registers"
+
+    # The plan (with cutoverAt, as FakeKube.plans now holds it) releases the target: v2 is registered.
+    registered = await m.reconcile_target()
+    assert conditions(registered)["Registered"] == ("True", "Registered")
+    assert registered.status["registered"] is True
+    assert conductor.workflows[("order", 2)] == V2
+
+    # Registered: the plan drains v1, counting per version.
+    conductor.running["order"] = {1: 2, 2: 1}
+    outcome = await m.step()
+    now = format_time(clock())
+    assert m.status["phase"] == "Draining"
+    assert conditions(outcome)["CutOver"] == ("True", "TargetRegistered")
+    assert conditions(outcome)["Drained"][0] == "False"
+    assert conditions(outcome)["Ready"][0] == "True", "healthyWhen Accepted: ready while draining"
+    assert m.status["versions"] == [{"version": 1, "running": 2, "readAt": now},
+                                    {"version": 2, "running": 1, "readAt": now}]
+    assert m.status["running"] == {"old": 2, "target": 1, "readAt": now}
+    assert m.status["drain"]["since"] == now
+
+    # v1 reads zero; three readings are not enough while the grace period (90s) has not passed.
+    conductor.running["order"] = {1: 0, 2: 1}
+    first_zero = None
+    for readings in (1, 2, 3):
+        outcome = await m.step()
+        first_zero = first_zero or format_time(clock())
+        assert m.status["phase"] == "Draining"
+        assert m.status["drain"]["zeroReadings"] == readings
+        assert m.status["drain"]["firstZeroAt"] == first_zero
+        assert m.status["running"]["old"] == 0
+        assert conditions(outcome)["Drained"][0] == "False"
+
+    # 90s after the first zero: drained, retiring after retireAfter (1m).
+    outcome = await m.step()
+    drained_at = clock()
+    assert m.status["phase"] == "Retiring"
+    assert m.status["drain"]["drainedAt"] == format_time(drained_at)
+    assert conditions(outcome)["Drained"] == ("True", "OldVersionsDrained")
+    assert ("order", 1) in conductor.workflows
+
+    outcome = await m.step()
+    assert m.status["phase"] == "Retiring"
+    assert ("order", 1) in conductor.workflows, "retireAfter has not passed"
+    assert conductor.deleted == []
+
+    outcome = await m.step()
+    assert conductor.deleted == [("order", 1)]
+    assert ("order", 1) not in conductor.workflows and ("order", 2) in conductor.workflows
+    assert m.status["retiredVersions"] == [1]
+
+    outcome = await m.step()
+    assert m.status["phase"] == "Completed"
+    assert conditions(outcome)["Ready"] == ("True", "Completed")
+    assert conditions(outcome)["Reconciling"][0] == "False"
+    assert m.status["retiredVersions"] == [1]
+    assert "retired v1" in m.status["message"]
+    assert conductor.deleted == [("order", 1)], "deleted once"
+
+    expected = ["GateStarted", "CutoverStarted", "CutOver", "Drained", "Retired", "Completed"]
+    posted = iter(m.events)
+    assert all(reason in posted for reason in expected), f"{expected} in this order within {m.events}"
+
+    # Settled: another reconcile changes nothing in Conductor and posts nothing.
+    outcome = await m.step()
+    assert m.status["phase"] == "Completed" and outcome.events == []
+    assert conductor.workflows == {("order", 2): V2}
+
+
+# ---- 2. retirement is guarded ---------------------------------------------------------------------
+
+async def test_retirement_waits_for_pinning_definitions_and_goes_back_to_draining_on_a_pinned_start(
+        runtime, conductor, clock):
+    m = Migration(runtime, conductor, clock)
+    await m.to_draining()
+    conductor.running["order"] = {}
+    conductor.workflows[("parent", 3)] = {"name": "parent", "version": 3, "tasks": [
+        {"name": "order", "taskReferenceName": "order_child", "type": "SUB_WORKFLOW",
+         "subWorkflowParam": {"name": "order", "version": 1}}]}
+    for _ in range(4):
+        await m.step()
+    assert m.status["phase"] == "Retiring"
+    await m.step()
+    assert "retireAfter" in m.status["message"] and conductor.deleted == []
+
+    # retireAfter passes: the pin holds v1 in Conductor, and status says why.
+    for _ in range(3):
+        await m.step()
+        assert m.status["phase"] == "Retiring"
+        assert ("order", 1) in conductor.workflows and conductor.deleted == []
+        assert m.status.get("retiredVersions", []) == []
+        assert "parent v3" in m.status["message"] and "pinned sub-workflow" in m.status["message"]
+        assert "waiting to retire workflow order v1" in m.status["message"]
+
+    # A pinned caller starts v1 again: back to Draining, nothing deleted, the drain starts over.
+    conductor.running["order"] = {1: 1}
+    outcome = await m.step()
+    assert m.status["phase"] == "Draining"
+    assert conditions(outcome)["Drained"][0] == "False"
+    assert m.status["running"]["old"] == 1
+    assert ("order", 1) in conductor.workflows and conductor.deleted == []
+    assert m.status["drain"]["zeroReadings"] == 0
+    assert "drainedAt" not in m.status["drain"], "the object must not keep the drainedAt of the earlier drain"
+    assert "firstZeroAt" not in m.status["drain"], "nor the first zero of the earlier run"
+
+    # It ends: a new run of zero readings, which again needs the whole grace period.
+    conductor.running["order"] = {}
+    outcome = await m.step()
+    assert m.status["drain"]["zeroReadings"] == 1
+    assert m.status["drain"]["firstZeroAt"] == format_time(clock())
+    assert conditions(outcome)["Drained"][0] == "False", "not drained again after one reading"
+    await m.step()
+    await m.step()
+    assert m.status["phase"] == "Draining", "three readings 60s apart are within the 90s grace period"
+    assert ("order", 1) in conductor.workflows
+
+    # The referrer moves on: the drain completes and v1 is retired.
+    conductor.workflows[("parent", 3)]["tasks"][0]["subWorkflowParam"]["version"] = 2
+    for _ in range(4):
+        await m.step()
+    assert conductor.deleted == [("order", 1)]
+    assert m.status["retiredVersions"] == [1]
+
+
+# ---- 3. a retired version stays retired -----------------------------------------------------------
+
+async def test_a_retired_version_is_not_registered_again(runtime, conductor, clock):
+    del conductor.workflows[("order", 1)]
+    v1 = definition_body("order-v1", 1, {"tasks": V1["tasks"]}, uid="uid-v1", activation="Immediate",
+                         status={"registered": True, "contentHash": "sha256:0123456789abcdef0123456789abcdef",
+                                 "observedGeneration": 1})
+    plan = plan_body()
+    plan["status"] = {"phase": "Completed", "cutoverAt": "2026-11-24T11:00:00Z", "retiredVersions": [1],
+                      "verdict": {"level": "Safe", "fromVersions": [1], "toVersion": 2}}
+    runtime.kube.plans[NS] = [plan]
+
+    outcome = await runtime.reconcile_workflow(v1, due_only=False)
+    assert ("order", 1) not in conductor.workflows and conductor.registrations == 0
+    assert conditions(outcome)["Ready"] == ("True", "RetiredByMigrationPlan")
+    assert conditions(outcome)["Registered"] == ("False", "RetiredByMigrationPlan")
+    assert outcome.status["registered"] is False
+    assert PLAN in message(outcome)
+
+    # Without the plan's record the same object would register v1 again: the hold is what stops it.
+    runtime.kube.plans[NS] = []
+    clock.advance(60)
+    again = await runtime.reconcile_workflow(v1, due_only=False)
+    assert ("order", 1) in conductor.workflows
+    assert again.status["registered"] is True
+
+
+# ---- 4. dry run -------------------------------------------------------------------------------------
+
+async def test_dry_run_changes_nothing_and_lists_the_plan(runtime, conductor, clock):
+    m = Migration(runtime, conductor, clock, dryRun=True)
+    conductor.workers_poll(clock(), "validate", "charge")
+    for after in (0, 30):
+        outcome = await m.step(after=after)
+        assert m.status["phase"] == "DryRun"
+        assert conditions(outcome)["Ready"] == ("True", "DryRun")
+        assert conditions(outcome)["Stalled"][0] == "False"
+    planned = m.status["plannedActions"]
+    assert any("run check workflow order (the target definition)" in action for action in planned), planned
+    assert any("register order v2" in action for action in planned), planned
+    assert any("drain" in action and "v1" in action and "2 execution(s)" in action for action in planned), planned
+    assert any(action.startswith("retire v1") for action in planned), planned
+    assert "cutoverAt" not in m.status
+    assert conductor.start_attempts == [] and conductor.deleted == [] and conductor.registrations == 0
+
+    held = await m.reconcile_target()
+    assert conditions(held)["Registered"] == ("False", "AwaitingActivation"), "a dry run releases nothing"
+    assert ("order", 2) not in conductor.workflows and conductor.registrations == 0
+    assert set(conductor.workflows) == {("order", 1)}
+
+
+# ---- 5. Conductor unavailable while draining --------------------------------------------------------
+
+async def test_conductor_unavailable_while_draining_keeps_the_phase_and_restarts_the_zero_run(
+        runtime, conductor, clock):
+    m = Migration(runtime, conductor, clock)
+    await m.to_draining()
+    conductor.running["order"] = {}
+    await m.step()
+    await m.step()
+    assert m.status["drain"]["zeroReadings"] == 2
+    ready_before = conditions(await m.step(after=0))["Ready"]  # counts are not due: nothing moves
+    assert m.status["drain"]["zeroReadings"] == 2
+
+    conductor.down = True
+    outcome = await m.step(attempt=2)
+    assert outcome.status["phase"] == "Draining"
+    assert conditions(outcome)["Reconciling"] == ("True", "ConductorUnavailable")
+    assert conditions(outcome)["Stalled"][0] == "False"
+    assert conditions(outcome)["Ready"] == ready_before, "the last known readiness is kept"
+    assert outcome.retry_after == SETTINGS.retry_delay(2)
+    assert outcome.status["drain"]["zeroReadings"] == 0
+    assert m.status["drain"]["zeroReadings"] == 0
+    assert "firstZeroAt" not in m.status["drain"]
+    assert m.status["drain"]["since"], "the rest of the drain record stays"
+    assert ("order", 1) in conductor.workflows
+
+    conductor.down = False
+    await m.step()
+    assert m.status["phase"] == "Draining"
+    assert m.status["drain"]["zeroReadings"] == 1
+    assert m.status["drain"]["firstZeroAt"] == format_time(clock()), "a new run of zeros starts now"
+
+
+# ---- 6. user errors ---------------------------------------------------------------------------------
+
+async def test_a_missing_cluster_stalls(runtime, conductor, clock):
+    m = Migration(runtime, conductor, clock, clusterRef={"name": "elsewhere"})
+    outcome = await m.step(after=0)
+    assert conditions(outcome)["Stalled"] == ("True", "ClusterNotFound")
+    assert conditions(outcome)["Ready"][0] == "False"
+    assert "elsewhere" in message(outcome, "Stalled")
+    assert outcome.retry_after is None
+    assert [(e.type, e.reason) for e in outcome.events] == [("Warning", "ClusterNotFound")]
+    assert conductor.start_attempts == []
+
+
+async def test_a_missing_target_is_pending(runtime, conductor, clock):
+    m = Migration(runtime, conductor, clock)
+    del runtime.kube.workflow_definitions[(NS, TARGET)]
+    outcome = await m.step(after=0)
+    assert m.status["phase"] == "Pending"
+    assert conditions(outcome)["Ready"] == ("False", "TargetNotFound")
+    assert conditions(outcome)["Reconciling"] == ("True", "TargetNotFound")
+    assert conditions(outcome)["Stalled"][0] == "False"
+    assert TARGET in m.status["message"]
+    assert conductor.start_attempts == []
+
+
+async def test_an_invalid_plan_stalls(runtime, conductor, clock):
+    m = Migration(runtime, conductor, clock,
+                  strategy={"parallel": {}, "drain": {"deadline": "1h"}})
+    outcome = await m.step(after=0)
+    assert conditions(outcome)["Stalled"] == ("True", "InvalidSpec")
+    assert conditions(outcome)["Ready"][0] == "False"
+    assert "set exactly one of spec.strategy.parallel" in message(outcome, "Stalled")
+    assert [(e.type, e.reason) for e in outcome.events] == [("Warning", "InvalidSpec")]
+    assert conductor.start_attempts == []
+
+
+# ---- 7. a check workflow Conductor refuses ----------------------------------------------------------
+
+async def test_a_refused_check_workflow_fails_the_plan(runtime, conductor, clock):
+    m = Migration(runtime, conductor, clock)
+    conductor.workers_poll(clock(), "validate", "charge")
+    conductor.reject_start = "workflowDef.tasks[1]: taskDefinition charge is not registered"
+
+    outcome = await m.step(after=0)
+    assert len(conductor.start_attempts) == 1 and conductor.started == []
+    assert m.status["phase"] == "Failed"
+    gate = m.status["gates"][1]
+    assert (gate["passed"], gate["reason"]) == (False, "GateFailed")
+    assert "charge is not registered" in gate["message"]
+    assert conditions(outcome)["Stalled"][0] == "True", "Failed is final until the spec changes: Stalled"
+    assert conditions(outcome)["Reconciling"][0] == "False"
+    assert conditions(outcome)["Ready"][0] == "False"
+    assert any(e.type == "Warning" for e in outcome.events), "the refusal is posted as a warning"
+
+    # Not retried: the plan stays failed, stalled, and starts nothing more.
+    conductor.reject_start = None
+    outcome = await m.step()
+    assert m.status["phase"] == "Failed"
+    assert conditions(outcome)["Stalled"] == ("True", "GateFailed")
+    assert len(conductor.start_attempts) == 1
+    assert "cutoverAt" not in m.status
+    held = await m.reconcile_target()
+    assert conditions(held)["Registered"] == ("False", "AwaitingActivation")

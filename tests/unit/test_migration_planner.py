@@ -1,0 +1,920 @@
+"""The MigrationPlan planner (domain/migrations.plan_migration) walked phase by phase, and its helpers.
+
+Each test builds a spec with MigrationPlan.from_body, an observation and a fixed clock, and feeds the
+returned status back in as the shell does (status.observedGeneration set between steps). No I/O.
+"""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from conductor_operator.api.migration import MigrationPlan, MigrationPlanStatus, RunningSummary
+from conductor_operator.domain.conditions import format_time
+from conductor_operator.domain.migrations import (
+    ActionKind,
+    MigrationStep,
+    PlanObservation,
+    TargetView,
+    counts_due,
+    definition_hold,
+    output_mismatches,
+    plan_migration,
+    plans_releasing,
+    plans_retiring,
+    record_retirement,
+    simple_task_types,
+)
+
+T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+GEN = 1
+WORKFLOW = "orders"
+TARGET = "orders-v3"  # the WorkflowDefinition resource of the target
+_DEFAULT = object()
+
+
+def at(seconds: int = 0) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+# ---- builders -------------------------------------------------------------------------------------
+
+def task(ref, type_="SIMPLE", **extra):
+    return {"name": ref, "taskReferenceName": ref, "type": type_, **extra}
+
+
+def workflow(*tasks, version):
+    return {"name": WORKFLOW, "version": version, "tasks": [task(t) if isinstance(t, str) else t for t in tasks]}
+
+
+OLD = {1: workflow("a", version=1), 2: workflow("a", version=2)}
+NEW = workflow("a", "b", version=3)  # b appended: Safe from both old versions
+
+
+def plan_body(status=None, **spec):
+    base = {
+        "workflowName": WORKFLOW,
+        "from": {"allOlder": True},
+        "to": {"workflowDefinitionRef": {"name": TARGET}},
+        "strategy": {"parallel": {"retireOldVersions": True, "retireAfter": "10s"}},
+        "drainDetection": {"interval": "30s", "consecutiveZeroReadings": 3, "gracePeriod": "1m"},
+    }
+    body = {"metadata": {"name": "move", "namespace": "shop"}, "spec": {**base, **spec}}
+    if status is not None:
+        body["status"] = status
+    return body
+
+
+def make_spec(**spec):
+    return MigrationPlan.from_body(plan_body(**spec)).spec
+
+
+def make_target(*, version=3, definition=_DEFAULT, registered=False, activation="ByMigrationPlan",
+                workflow_name=WORKFLOW, problem=None):
+    definition = NEW if definition is _DEFAULT else definition
+    return TargetView(TARGET, workflow_name, version, definition, problem=problem, activation=activation,
+                      registered=registered)
+
+
+def observe(*, now=T0, target=_DEFAULT, registered=(1, 2), old=_DEFAULT, counts=None, polls=_DEFAULT,
+            executions=None):
+    """What the shell observes; by default every SIMPLE task type of the target was polled a minute ago."""
+    target = make_target() if target is _DEFAULT else target
+    if polls is _DEFAULT:
+        polls = ({t: now - timedelta(minutes=1) for t in simple_task_types(target.definition)}
+                 if target is not None and target.definition is not None else None)
+    return PlanObservation(target, tuple(registered), OLD if old is _DEFAULT else old, counts, polls,
+                           executions or {})
+
+
+class Walk:
+    """The shell's loop: plan a step, keep the status it returns, mark the generation observed."""
+
+    def __init__(self, spec=None, *, generation=GEN):
+        self.spec = spec or make_spec()
+        self.status = MigrationPlanStatus()
+        self.generation = generation
+
+    def step(self, now, **observed) -> MigrationStep:
+        result = plan_migration(self.spec, self.status, observe(now=now, **observed), now, self.generation)
+        result.status.observed_generation = self.generation
+        self.status = result.status
+        return result
+
+    def registered_step(self, now, **observed) -> MigrationStep:
+        """A step after the target was registered (Conductor lists it)."""
+        return self.step(now, **{"target": make_target(registered=True), "registered": (1, 2, 3), **observed})
+
+    def started(self, gate, execution_id):
+        """What the shell writes after a START_GATE action."""
+        self.status.gates = [g.model_copy(update={"execution_id": execution_id}) if g.name == gate else g
+                             for g in self.status.gates]
+
+    def respec(self, **spec):
+        """A changed spec: a new metadata.generation."""
+        self.spec = make_spec(**spec)
+        self.generation += 1
+
+
+def cond(step, type_):
+    return next(c for c in step.conditions if c.type == type_)
+
+
+def conditions(step):
+    return {c.type: (c.status, c.reason) for c in step.conditions}
+
+
+def kinds(step):
+    return [a.kind for a in step.actions]
+
+
+def event_reasons(step):
+    return [e.reason for e in step.events]
+
+
+def draining(spec=None) -> Walk:
+    """A plan through its gates (at T0) and with the target registered (at T0+10s): Draining."""
+    walk = Walk(spec)
+    walk.step(T0)
+    walk.registered_step(at(10))
+    assert walk.status.phase == "Draining"
+    return walk
+
+
+ZERO = {1: 0, 2: 0, 3: 7}
+
+
+def drained(spec=None) -> Walk:
+    """Draining, then zero readings at +30s, +60s, +90s: drained at T0+90s."""
+    walk = draining(spec)
+    for seconds in (30, 60, 90):
+        walk.registered_step(at(seconds), counts=ZERO)
+    assert walk.status.drain.drained_at == format_time(at(90))
+    return walk
+
+
+# ---- Pending ----------------------------------------------------------------------------------------
+
+def test_pending_while_the_target_is_missing():
+    step = Walk().step(T0, target=None)
+    assert step.status.phase == "Pending"
+    assert conditions(step)["Ready"] == ("False", "TargetNotFound")
+    assert conditions(step)["Reconciling"] == ("True", "TargetNotFound")
+    assert conditions(step)["Stalled"] == ("False", "NotStalled")
+    assert TARGET in step.status.message
+    assert step.actions == [] and step.status.verdict is None and step.status.cutover_at is None
+
+
+def test_stalled_when_the_target_is_a_version_of_another_workflow():
+    step = Walk().step(T0, target=make_target(workflow_name="payments"))
+    assert step.status.phase == "Pending"
+    assert conditions(step)["Stalled"] == ("True", "TargetMismatch")
+    assert conditions(step)["Reconciling"][0] == "False"
+    assert "'payments'" in step.status.message and "'orders'" in step.status.message
+    assert step.actions == []
+
+
+def test_pending_while_the_target_definition_cannot_be_read():
+    step = Walk().step(T0, target=make_target(definition=None, problem="ConfigMap defs not found"))
+    assert step.status.phase == "Pending"
+    assert conditions(step)["Ready"] == ("False", "TargetNotReadable")
+    assert conditions(step)["Reconciling"][0] == "True"
+    assert "ConfigMap defs not found" in step.status.message
+    assert step.actions == [] and step.status.verdict is None
+
+
+# ---- Validating -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("source", "registered", "old", "missing"), [
+    ({"versions": [1, 2]}, (1, 2), {1: OLD[1]}, "v2"),
+    ({"versions": [1, 7]}, (1, 2), OLD, "v7"),
+    ({"allOlder": True}, (1, 2), {2: OLD[2]}, "v1"),
+])
+def test_versions_missing_from_conductor_stall_validation(source, registered, old, missing):
+    step = Walk(make_spec(**{"from": source})).step(T0, registered=registered, old=old)
+    assert step.status.phase == "Validating"
+    assert conditions(step)["Stalled"] == ("True", "VersionsNotFound")
+    assert missing in step.status.message
+    assert step.status.verdict is None and step.actions == [] and step.status.cutover_at is None
+
+
+def test_a_stall_on_missing_versions_clears_once_they_are_registered():
+    walk = Walk(make_spec(**{"from": {"versions": [1, 2]}}))
+    assert walk.step(T0, old={1: OLD[1]}).status.phase == "Validating"
+    step = walk.step(at(30))
+    assert step.status.phase == "CuttingOver" and step.status.verdict.from_versions == [1, 2]
+    assert conditions(step)["Stalled"][0] == "False"
+
+
+def test_an_unreadable_old_definition_stalls_validation():
+    broken = {"name": WORKFLOW, "version": 1, "tasks": [{"name": "a", "type": "SIMPLE"}]}
+    step = Walk().step(T0, old={1: broken, 2: OLD[2]})
+    assert step.status.phase == "Validating"
+    assert conditions(step)["Stalled"] == ("True", "InvalidDefinition")
+    assert "taskReferenceName" in step.status.message
+
+
+@pytest.mark.parametrize(("old", "level", "reasons"), [
+    (OLD, "Safe", [("v1", "TaskAppended"), ("v2", "TaskAppended")]),
+    ({1: workflow("b", "a", version=1), 2: OLD[2]}, "Caution", [("v1", "TasksReordered"), ("v2", "TaskAppended")]),
+    ({1: workflow("a", "b", "x", version=1), 2: OLD[2]}, "Breaking", [("v1", "TaskRemoved"), ("v2", "TaskAppended")]),
+])
+def test_the_verdict_is_recorded_with_findings_per_version(old, level, reasons):
+    step = Walk().step(T0, old=old)
+    verdict = step.status.verdict
+    assert verdict.level == level
+    assert verdict.from_versions == [1, 2] and verdict.to_version == 3
+    assert [(f.message.split(":")[0], f.reason) for f in verdict.findings] == reasons
+    assert all(f.message.startswith(f"{v}: ") for f, (v, _) in zip(verdict.findings, reasons, strict=True))
+    # parallel leaves running executions where they are: any verdict goes on past Validating
+    assert step.status.phase != "Validating" and conditions(step)["Stalled"][0] == "False"
+
+
+def test_explicit_versions_are_compared_and_the_target_is_never_a_from_version():
+    step = Walk(make_spec(**{"from": {"versions": [3, 2]}})).step(T0)
+    assert step.status.verdict.from_versions == [2]
+    assert [f.message[:4] for f in step.status.verdict.findings] == ["v2: "]
+
+
+BREAKING_OLD = {1: workflow("a", "b", "x", version=1), 2: OLD[2]}
+
+
+def test_upgrade_waves_on_a_breaking_change_need_acknowledgement():
+    step = Walk(make_spec(strategy={"upgradeWaves": {}})).step(T0, old=BREAKING_OLD)
+    assert step.status.phase == "Validating"
+    assert conditions(step)["Stalled"] == ("True", "StrategyNotAllowed")
+    assert step.status.verdict.level == "Breaking"
+    assert "acknowledgeBreaking" in step.status.message
+    assert step.actions == [] and step.status.gates == []
+
+
+@pytest.mark.parametrize(("strategy", "old"), [
+    ({"drain": {"deadline": "1h"}}, OLD),
+    ({"drain": {"deadline": "1h"}}, BREAKING_OLD),
+    ({"upgradeWaves": {}}, OLD),
+    ({"upgradeWaves": {"acknowledgeBreaking": True}}, BREAKING_OLD),
+])
+def test_strategies_not_implemented_stall_with_the_verdict_shown_and_change_nothing(strategy, old):
+    walk = Walk(make_spec(strategy=strategy, gates={"workflows": [{"name": "smoke"}]}))
+    for seconds in (0, 60, 3600):
+        step = walk.step(at(seconds), old=old, target=make_target(registered=True), registered=(1, 2, 3),
+                         counts=ZERO)
+        assert step.status.phase == "Validating"
+        assert conditions(step)["Stalled"] == ("True", "StrategyNotImplemented")
+        assert step.status.verdict.level == ("Breaking" if old is BREAKING_OLD else "Safe")
+        assert step.actions == [] and step.status.gates == [] and step.status.cutover_at is None
+        assert conditions(step)["CutOver"][0] == "False"
+
+
+# ---- the Workers gate --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("polls", [
+    None,
+    {"a": at(-60)},
+    {"a": at(-60), "b": None},
+    {"a": at(-60), "b": at(-301)},
+], ids=["never-read", "b-missing", "b-never-polled", "b-polled-too-long-ago"])
+def test_task_types_without_a_recent_poll_hold_the_plan_in_gating(polls):
+    spec = make_spec(gates={"workersSeenWithin": "5m", "workflows": [{"name": "smoke"}]})
+    step = Walk(spec).step(T0, polls=polls)
+    assert step.status.phase == "Gating"
+    assert conditions(step)["GatesPassed"] == ("False", "WorkersMissing")
+    assert conditions(step)["Ready"] == ("False", "GatesPending")
+    assert conditions(step)["Reconciling"][0] == "True"
+    assert [g.name for g in step.status.gates] == ["Workers"]
+    assert "b" in step.status.gates[0].message
+    assert ActionKind.START_GATE not in kinds(step)
+    assert step.status.cutover_at is None
+
+
+def test_a_poll_exactly_the_window_ago_counts():
+    step = Walk(make_spec(gates={"workersSeenWithin": "5m"})).step(T0, polls={"a": at(-300), "b": at(-1)})
+    assert step.status.gates[0].reason == "WorkersPolling" and step.status.gates[0].passed
+    assert step.status.cutover_at == format_time(T0)
+
+
+def test_require_workers_false_passes_without_any_poll():
+    step = Walk(make_spec(gates={"requireWorkers": False})).step(T0, polls=None)
+    assert step.status.gates[0].passed and step.status.gates[0].reason == "WorkersNotRequired"
+    assert step.status.cutover_at == format_time(T0)
+    assert step.status.phase == "CuttingOver"
+
+
+NESTED = workflow(
+    task("top"),
+    task("fork", "FORK_JOIN", forkTasks=[[task("left")], [task("right"), task("call", "HTTP")]]),
+    task("join", "JOIN", joinOn=["left", "right"]),
+    task("route", "SWITCH", evaluatorType="value-param", expression="kind",
+         decisionCases={"big": [task("big_one")]}, defaultCase=[task("small_one"), task("calc", "INLINE")]),
+    task("loop", "DO_WHILE", loopCondition="false", loopOver=[task("looped")]),
+    {"name": "untyped", "taskReferenceName": "untyped"},
+    task("wait", "WAIT"),
+    version=3,
+)
+
+
+def test_simple_task_types_take_nested_tasks_and_leave_system_tasks_out():
+    assert simple_task_types(NESTED) == ["big_one", "left", "looped", "right", "small_one", "top", "untyped"]
+
+
+@pytest.mark.parametrize("idle", ["left", "right", "big_one", "small_one", "looped", "untyped"])
+def test_a_nested_simple_task_without_a_worker_holds_the_gate(idle):
+    polls = {t: at(-10) for t in simple_task_types(NESTED) if t != idle}
+    step = Walk().step(T0, target=make_target(definition=NESTED), old={1: NESTED, 2: NESTED}, polls=polls)
+    assert conditions(step)["GatesPassed"] == ("False", "WorkersMissing")
+    assert step.status.gates[0].message.startswith(f"no worker polled {idle} ")
+
+
+def test_system_tasks_need_no_workers():
+    only_system = workflow(task("call", "HTTP"), task("calc", "INLINE"), task("wait", "WAIT"), version=3)
+    step = Walk().step(T0, target=make_target(definition=only_system), old={}, registered=(), polls={})
+    assert step.status.gates[0].passed and step.status.gates[0].reason == "WorkersPolling"
+    assert step.status.cutover_at == format_time(T0)
+
+
+# ---- check workflows ---------------------------------------------------------------------------------
+
+GATE = {"name": WORKFLOW, "expectedOutput": {"ok": True}, "timeout": "5m"}
+
+
+def gated(*gates) -> Walk:
+    return Walk(make_spec(gates={"workflows": list(gates or [GATE])}))
+
+
+def test_a_check_workflow_is_started_once_and_its_success_cuts_over():
+    walk = gated()
+    first = walk.step(T0)
+    assert kinds(first) == [ActionKind.START_GATE]
+    assert first.actions[0].gate.name == WORKFLOW and first.actions[0].run_target_inline
+    assert first.status.phase == "Gating"
+    assert conditions(first)["GatesPassed"] == ("False", "GateRunning")
+    assert [g.name for g in first.status.gates] == ["Workers", WORKFLOW]
+    assert first.status.gates[1].started_at == format_time(T0)
+    walk.started(WORKFLOW, "e1")
+
+    for seconds, state in ((60, "RUNNING"), (120, "PAUSED")):
+        step = walk.step(at(seconds), executions={"e1": {"status": state}})
+        assert step.actions == [] and step.status.phase == "Gating" and step.status.cutover_at is None
+        assert step.status.gates[1].message == f"execution e1 is {state}"
+        assert step.status.gates[1].execution_id == "e1"
+
+    done = walk.step(at(180), executions={"e1": {"status": "COMPLETED", "output": {"ok": True, "extra": 1}}})
+    assert done.actions == []
+    assert done.status.cutover_at == format_time(at(180))
+    assert done.status.phase == "CuttingOver"
+    assert "CutoverStarted" in event_reasons(done)
+    assert conditions(done)["GatesPassed"] == ("True", "GatesPassed")
+    assert done.status.gates[1].passed and done.status.gates[1].reason == "GatePassed"
+
+
+@pytest.mark.parametrize(("gate", "inline"), [
+    ({"name": WORKFLOW}, True),
+    ({"name": WORKFLOW, "version": 3}, True),
+    ({"name": WORKFLOW, "version": 2}, False),
+    ({"name": "smoke"}, False),
+    ({"name": "smoke", "version": 3}, False),
+])
+def test_a_check_workflow_naming_the_plan_s_workflow_runs_the_target_inline(gate, inline):
+    step = gated(gate).step(T0)
+    assert kinds(step) == [ActionKind.START_GATE]
+    assert step.actions[0].run_target_inline is inline
+    assert step.actions[0].gate.name == gate["name"]
+
+
+def test_each_check_workflow_is_started_once_and_all_must_pass():
+    walk = gated({"name": "smoke"}, {"name": "load"})
+    assert [a.gate.name for a in walk.step(T0).actions] == ["smoke", "load"]
+    walk.started("smoke", "s1")
+    walk.started("load", "l1")
+    half = walk.step(at(60), executions={"s1": {"status": "COMPLETED"}, "l1": {"status": "RUNNING"}})
+    assert half.actions == [] and half.status.phase == "Gating"
+    assert conditions(half)["GatesPassed"] == ("False", "GateRunning")
+    # the passed gate is settled: the shell stops reading its execution
+    done = walk.step(at(120), executions={"l1": {"status": "COMPLETED"}})
+    assert done.actions == [] and done.status.cutover_at == format_time(at(120))
+
+
+@pytest.mark.parametrize(("executions", "in_message"), [
+    ({"e1": {"status": "COMPLETED", "output": {"ok": False}}}, "ok: wanted True, got False"),
+    ({"e1": {"status": "COMPLETED", "output": {}}}, "ok: wanted True, got '<missing>'"),
+    ({"e1": {"status": "FAILED", "reasonForIncompletion": "boom"}}, "ended FAILED: boom"),
+    ({"e1": {"status": "TERMINATED"}}, "ended TERMINATED"),
+    ({"e1": {"status": "TIMED_OUT"}}, "ended TIMED_OUT"),
+    ({}, "execution e1 no longer exists"),
+], ids=["wrong-output", "missing-output", "failed", "terminated", "timed-out", "gone"])
+def test_a_failed_check_workflow_fails_the_plan(executions, in_message):
+    walk = gated()
+    walk.step(T0)
+    walk.started(WORKFLOW, "e1")
+    step = walk.step(at(60), executions=executions)
+    assert step.status.phase == "Failed"
+    assert conditions(step)["Stalled"] == ("True", "GateFailed")
+    assert conditions(step)["Ready"][0] == "False" and conditions(step)["Reconciling"][0] == "False"
+    assert conditions(step)["GatesPassed"] == ("False", "GateFailed")
+    assert [(e.type, e.reason) for e in step.events] == [("Warning", "GateFailed")]
+    assert in_message in step.status.message and in_message in step.events[0].message
+    assert step.status.cutover_at is None and step.actions == []
+
+    # the same generation stays failed, quietly, whatever is observed
+    again = walk.step(at(3600), executions={"e1": {"status": "COMPLETED", "output": {"ok": True}}},
+                      target=make_target(registered=True), registered=(1, 2, 3))
+    assert again.status.phase == "Failed" and again.actions == [] and again.events == []
+    assert again.status.cutover_at is None
+
+
+def test_a_check_workflow_running_past_its_timeout_is_terminated_and_fails_the_plan():
+    walk = gated()
+    walk.step(T0)
+    walk.started(WORKFLOW, "e1")
+    on_time = walk.step(at(300), executions={"e1": {"status": "RUNNING"}})
+    assert on_time.actions == [] and on_time.status.phase == "Gating"
+    late = walk.step(at(301), executions={"e1": {"status": "RUNNING"}})
+    assert kinds(late) == [ActionKind.TERMINATE_GATE] and late.actions[0].execution_id == "e1"
+    assert late.status.phase == "Failed"
+    assert "did not complete within 5m" in late.status.message
+
+
+def test_a_new_generation_after_a_failure_starts_over():
+    walk = gated()
+    walk.step(T0)
+    walk.started(WORKFLOW, "e1")
+    assert walk.step(at(60), executions={"e1": {"status": "FAILED"}}).status.phase == "Failed"
+    walk.respec(gates={"workflows": [{**GATE, "timeout": "10m"}]})
+    step = walk.step(at(120))
+    assert step.status.phase == "Gating"
+    assert kinds(step) == [ActionKind.START_GATE]
+    assert [(g.name, g.execution_id, g.reason) for g in step.status.gates] == [
+        ("Workers", None, "WorkersPolling"), (WORKFLOW, None, "GateRunning")]
+    assert conditions(step)["Stalled"][0] == "False"
+
+
+def test_a_started_check_workflow_is_not_forgotten_while_workers_are_missing():
+    """A check workflow runs once per spec generation, even if a worker stops polling meanwhile."""
+    walk = gated()
+    walk.step(T0)
+    walk.started(WORKFLOW, "e1")
+    held = walk.step(at(60), polls={"a": at(50)}, executions={"e1": {"status": "RUNNING"}})
+    assert held.status.phase == "Gating"
+    assert conditions(held)["GatesPassed"] == ("False", "WorkersMissing")
+    back = walk.step(at(120), executions={"e1": {"status": "RUNNING"}})
+    assert ActionKind.START_GATE not in kinds(back), "e1 is still running: no second execution"
+    assert [g.execution_id for g in back.status.gates if g.name == WORKFLOW] == ["e1"]
+
+
+# ---- dry run ----------------------------------------------------------------------------------------
+
+def test_a_dry_run_plans_everything_and_does_nothing():
+    walk = Walk(make_spec(dryRun=True, gates={"workflows": [GATE, {"name": "smoke", "version": 2}]}))
+    for seconds in (0, 60, 3600):
+        step = walk.step(at(seconds), counts={1: 2, 2: 3, 3: 0}, target=make_target(registered=True),
+                         executions={"e1": {"status": "COMPLETED", "output": {"ok": True}}})
+        assert step.status.phase == "DryRun"
+        assert step.actions == [] and step.events == []
+        assert step.status.cutover_at is None
+        assert conditions(step)["Ready"] == ("True", "DryRun")
+        assert conditions(step)["Reconciling"][0] == "False" and conditions(step)["Stalled"][0] == "False"
+        assert conditions(step)["GatesPassed"] == ("Unknown", "DryRun")
+        assert conditions(step)["CutOver"][0] == "False"
+        assert [g.name for g in step.status.gates] == ["Workers"]
+        planned = step.status.planned_actions
+        assert len(planned) == 6
+        assert planned[0].startswith("workers: ")
+        assert planned[1].startswith(f"run check workflow {WORKFLOW} (the target definition) and expect "
+                                     "{'ok': True} within 5m")
+        assert planned[2].startswith("run check workflow smoke (workflow smoke v2)")
+        assert planned[3].startswith(f"let WorkflowDefinition {TARGET} register {WORKFLOW} v3")
+        assert planned[4] == "wait until v1, v2 drain (5 execution(s) running now)"
+        assert planned[5] == "retire v1, v2 from Conductor 10s after the drain"
+
+
+def test_a_dry_run_shows_missing_workers_and_leaves_out_retirement_when_not_asked():
+    spec = make_spec(dryRun=True, strategy={"parallel": {}})
+    step = Walk(spec).step(T0, polls={"a": at(-10)})
+    planned = step.status.planned_actions
+    assert planned[0].startswith("wait for workers: no worker polled b")
+    assert conditions(step)["GatesPassed"] == ("False", "DryRun")
+    assert not any("retire" in p for p in planned)
+    assert "an unknown number of" in planned[-1]
+    assert step.actions == [] and step.status.phase == "DryRun"
+
+
+def test_a_dry_run_with_nothing_older_has_nothing_to_drain():
+    step = Walk(make_spec(dryRun=True)).step(T0, registered=(), old={})
+    assert step.status.planned_actions[-1] == "nothing to drain: no older version is registered"
+
+
+def test_turning_a_dry_run_off_goes_on_to_the_gates_and_clears_the_plan():
+    walk = Walk(make_spec(dryRun=True, gates={"workflows": [GATE]}))
+    walk.step(T0)
+    walk.respec(gates={"workflows": [GATE]})
+    step = walk.step(at(60))
+    assert step.status.phase == "Gating" and step.status.planned_actions == []
+    assert kinds(step) == [ActionKind.START_GATE]
+
+
+# ---- paused ------------------------------------------------------------------------------------------
+
+def test_paused_before_the_cutover_holds_in_gating_although_everything_passes():
+    step = Walk(make_spec(paused=True, gates={"workflows": [GATE]})).step(T0)
+    assert step.status.phase == "Gating"
+    assert step.actions == [] and step.status.cutover_at is None
+    assert conditions(step)["Reconciling"] == ("False", "Idle")
+    assert conditions(step)["Ready"] == ("False", "Paused")
+    assert conditions(step)["Stalled"][0] == "False"
+    assert "paused in Gating" in step.status.message
+
+
+@pytest.mark.parametrize(("healthy_when", "ready"), [("Accepted", "True"), ("Completed", "False")])
+def test_paused_while_draining_stays_draining(healthy_when, ready):
+    walk = draining(make_spec(healthyWhen=healthy_when))
+    walk.respec(healthyWhen=healthy_when, paused=True)
+    for seconds in (30, 60, 90, 3600):
+        step = walk.registered_step(at(seconds), counts=ZERO)
+        assert step.status.phase == "Draining"
+        assert conditions(step)["Ready"] == (ready, "Paused")
+        assert conditions(step)["Reconciling"][0] == "False"
+        assert step.actions == [] and step.status.drain.drained_at is None
+
+
+def test_paused_while_retiring_retires_nothing():
+    walk = drained()
+    walk.respec(paused=True)
+    step = walk.registered_step(at(3600), counts=ZERO)
+    assert step.status.phase == "Retiring"
+    assert step.actions == []
+    assert conditions(step)["Ready"] == ("True", "Paused")
+    walk.respec()
+    assert kinds(walk.registered_step(at(3630), counts=ZERO)) == [ActionKind.RETIRE, ActionKind.RETIRE]
+
+
+def test_paused_after_completion_stays_completed():
+    walk = Walk(make_spec(strategy={"parallel": {}}))
+    walk.step(T0, registered=(), old={})
+    walk.registered_step(at(10), registered=(3,))
+    assert walk.status.phase == "Completed"
+    walk.respec(strategy={"parallel": {}}, paused=True)
+    step = walk.registered_step(at(20), registered=(3,))
+    assert step.status.phase == "Completed" and conditions(step)["Ready"] == ("True", "Completed")
+
+
+# ---- cutover and draining ----------------------------------------------------------------------------
+
+def test_cutting_over_until_the_target_is_registered_then_draining():
+    walk = Walk()
+    first = walk.step(T0)
+    assert first.status.phase == "CuttingOver" and first.status.cutover_at == format_time(T0)
+    assert conditions(first)["CutOver"] == ("False", "NotCutOver")
+    assert conditions(first)["GatesPassed"][0] == "True"
+    assert conditions(first)["Ready"][0] == "False"
+    waiting = walk.step(at(5), registered=(1, 2))
+    assert waiting.status.phase == "CuttingOver" and waiting.events == []
+    assert TARGET in waiting.status.message
+    cut = walk.registered_step(at(10))
+    assert cut.status.phase == "Draining"
+    assert "CutOver" in event_reasons(cut)
+    assert cut.status.drain.since == format_time(at(10))
+    assert conditions(cut)["CutOver"] == ("True", "TargetRegistered")
+    assert conditions(cut)["Drained"] == ("False", "NotDrained")
+    assert cut.actions == []
+    later = walk.registered_step(at(20))
+    assert later.status.phase == "Draining" and later.events == [] and later.status.drain.since == format_time(at(10))
+
+
+def test_a_new_generation_after_the_cutover_does_not_run_the_gates_again():
+    walk = gated()
+    walk.step(T0)
+    walk.started(WORKFLOW, "e1")
+    walk.step(at(60), executions={"e1": {"status": "COMPLETED", "output": {"ok": True}}})
+    walk.registered_step(at(70))
+    walk.respec(gates={"workflows": [GATE, {"name": "smoke"}]}, drainDetection={"gracePeriod": "2m"})
+    step = walk.registered_step(at(80))
+    assert step.status.phase == "Draining" and step.actions == []
+    assert step.status.cutover_at == format_time(at(60))
+    assert [(g.name, g.passed) for g in step.status.gates] == [("Workers", True), (WORKFLOW, True)]
+
+
+def test_paused_while_cutting_over_is_not_reconciling():
+    walk = Walk()
+    walk.step(T0)
+    walk.respec(paused=True)
+    step = walk.step(at(10))
+    assert step.status.phase == "CuttingOver" and step.actions == []
+    assert conditions(step)["Reconciling"][0] == "False"
+    assert conditions(step)["Ready"][1] == "Paused"
+
+
+@pytest.mark.parametrize(("healthy_when", "ready"), [("Accepted", "True"), ("Completed", "False")])
+def test_ready_while_draining_follows_healthy_when(healthy_when, ready):
+    walk = draining(make_spec(healthyWhen=healthy_when))
+    step = walk.registered_step(at(30), counts={1: 4, 2: 0, 3: 1})
+    assert step.status.phase == "Draining"
+    assert conditions(step)["Ready"] == (ready, "Draining")
+    assert conditions(step)["Reconciling"] == ("True", "Draining")
+    assert conditions(step)["CutOver"][0] == "True"
+    assert step.status.message.startswith("4 execution(s) still run on v1, v2")
+
+
+def test_drained_after_enough_zero_readings_spanning_the_grace_period():
+    walk = draining()
+    one = walk.registered_step(at(30), counts=ZERO)
+    assert (one.status.drain.zero_readings, one.status.drain.first_zero_at) == (1, format_time(at(30)))
+    two = walk.registered_step(at(60), counts=ZERO)
+    assert two.status.phase == "Draining" and two.status.drain.zero_readings == 2
+    assert "read zero 2 of 3 time(s)" in two.status.message
+    three = walk.registered_step(at(90), counts=ZERO)
+    assert three.status.phase == "Retiring"
+    assert three.status.drain.drained_at == format_time(at(90))
+    assert conditions(three)["Drained"] == ("True", "OldVersionsDrained")
+    assert "Drained" in event_reasons(three)
+
+
+def test_enough_zero_readings_before_the_grace_period_are_not_drained():
+    walk = draining(make_spec(drainDetection={"consecutiveZeroReadings": 2, "gracePeriod": "2m"}))
+    for seconds in (30, 60, 90, 120):
+        assert walk.registered_step(at(seconds), counts=ZERO).status.phase == "Draining"
+    assert walk.registered_step(at(150), counts=ZERO).status.phase == "Retiring"
+
+
+def test_one_zero_reading_is_never_drained():
+    walk = draining(make_spec(drainDetection={"consecutiveZeroReadings": 1, "gracePeriod": "0s"}))
+    one = walk.registered_step(at(30), counts=ZERO)
+    assert one.status.phase == "Draining" and one.status.drain.zero_readings == 1
+    assert "read zero 1 of 2 time(s)" in one.status.message
+    assert walk.registered_step(at(60), counts=ZERO).status.phase == "Retiring"
+
+
+@pytest.mark.parametrize("busy", [{1: 1, 2: 0}, {1: 0, 2: 2}, {1: 3, 2: 4}])
+def test_a_non_zero_reading_starts_the_run_over(busy):
+    walk = draining()
+    walk.registered_step(at(30), counts=ZERO)
+    walk.registered_step(at(60), counts=ZERO)
+    reset = walk.registered_step(at(90), counts={**busy, 3: 1})
+    running = sum(busy.values())
+    assert reset.status.phase == "Draining"
+    assert (reset.status.drain.zero_readings, reset.status.drain.first_zero_at) == (0, None)
+    assert reset.status.message.startswith(f"{running} execution(s) still run on v1, v2")
+    for seconds in (120, 150):
+        assert walk.registered_step(at(seconds), counts=ZERO).status.phase == "Draining"
+    assert walk.registered_step(at(180), counts=ZERO).status.phase == "Retiring"
+
+
+def test_a_version_missing_from_the_counts_reads_zero():
+    walk = draining()
+    for seconds in (30, 60):
+        walk.registered_step(at(seconds), counts={3: 1})
+    assert walk.registered_step(at(90), counts={1: 0}).status.phase == "Retiring"
+
+
+def test_a_step_without_counts_is_no_reading():
+    walk = draining()
+    walk.registered_step(at(30), counts=ZERO)
+    skipped = walk.registered_step(at(45), counts=None)
+    assert (skipped.status.drain.zero_readings, skipped.status.drain.first_zero_at) == (1, format_time(at(30)))
+    assert skipped.status.phase == "Draining"
+    assert walk.registered_step(at(60), counts=ZERO).status.drain.zero_readings == 2
+
+
+def test_a_step_without_counts_does_not_stretch_the_run_of_zeros_over_the_grace_period():
+    """Zero readings at +30s and +60s span 30s; a later step that read nothing has not seen a minute at zero."""
+    walk = draining(make_spec(drainDetection={"consecutiveZeroReadings": 2, "gracePeriod": "1m"}))
+    walk.registered_step(at(30), counts=ZERO)
+    walk.registered_step(at(60), counts=ZERO)
+    assert walk.registered_step(at(120), counts=None).status.phase == "Draining"
+    assert walk.registered_step(at(125), counts=ZERO).status.phase == "Retiring"
+
+
+# ---- retiring and completion ------------------------------------------------------------------------
+
+def test_retiring_waits_for_retire_after_then_retires_each_old_version_then_completes():
+    walk = drained()
+    assert walk.status.phase == "Retiring"
+    early = walk.registered_step(at(95))
+    assert early.actions == [] and early.status.phase == "Retiring"
+    assert format_time(at(100)) in early.status.message
+    due = walk.registered_step(at(100))
+    assert [(a.kind, a.version) for a in due.actions] == [(ActionKind.RETIRE, 1), (ActionKind.RETIRE, 2)]
+    assert due.status.phase == "Retiring"
+    assert conditions(due)["Ready"] == ("True", "Retiring")
+    for version in (2, 1):
+        record_retirement(walk.status, version)
+    assert walk.status.retired_versions == [1, 2]
+    done = walk.registered_step(at(110), registered=(3,))
+    assert done.status.phase == "Completed" and done.actions == []
+    assert conditions(done)["Ready"] == ("True", "Completed")
+    assert conditions(done)["Reconciling"][0] == "False"
+    assert "Completed" in event_reasons(done)
+    assert done.status.message == "completed: orders runs on v3; retired v1, v2"
+    later = walk.registered_step(at(3600), registered=(3,), counts={3: 1})
+    assert later.status.phase == "Completed" and later.actions == [] and later.events == []
+
+
+def test_a_version_held_by_the_shell_is_retired_again_alone():
+    walk = drained()
+    walk.registered_step(at(100))
+    record_retirement(walk.status, 1)
+    again = walk.registered_step(at(110))
+    assert [(a.kind, a.version) for a in again.actions] == [(ActionKind.RETIRE, 2)]
+
+
+@pytest.mark.parametrize("healthy_when", ["Accepted", "Completed"])
+def test_without_retirement_draining_goes_straight_to_completed(healthy_when):
+    walk = draining(make_spec(strategy={"parallel": {"retireOldVersions": False}}, healthyWhen=healthy_when))
+    for seconds in (30, 60):
+        walk.registered_step(at(seconds), counts=ZERO)
+    done = walk.registered_step(at(90), counts=ZERO)
+    assert done.status.phase == "Completed" and done.actions == []
+    assert conditions(done)["Ready"] == ("True", "Completed")
+    assert done.status.retired_versions == [] and "Drained" in event_reasons(done)
+    later = walk.registered_step(at(3600), counts=ZERO)
+    assert later.status.phase == "Completed" and later.actions == []
+
+
+def test_an_old_version_running_again_while_retiring_goes_back_to_draining():
+    walk = drained()
+    back = walk.registered_step(at(100), counts={1: 0, 2: 1, 3: 7})
+    assert back.status.phase == "Draining" and back.actions == []
+    assert back.status.drain.drained_at is None
+    assert back.status.drain.zero_readings == 0
+    assert back.status.drain.since == format_time(at(10))
+    assert conditions(back)["Drained"] == ("False", "NotDrained")
+    assert conditions(back)["CutOver"][0] == "True"
+    for seconds in (130, 160):
+        assert walk.registered_step(at(seconds), counts=ZERO).status.phase == "Draining"
+    assert walk.registered_step(at(190), counts=ZERO).status.phase == "Retiring"
+
+
+def test_with_no_older_version_the_plan_completes_as_soon_as_the_target_is_registered():
+    walk = Walk()
+    first = walk.step(T0, registered=(), old={})
+    assert first.status.phase == "CuttingOver" and first.status.verdict.from_versions == []
+    done = walk.registered_step(at(10), registered=(3,))
+    assert done.status.phase == "Completed" and done.actions == []
+    assert conditions(done)["Drained"][0] == "True"
+    assert done.status.retired_versions == []
+
+
+def test_an_already_registered_target_with_nothing_older_completes_in_one_step():
+    step = Walk().step(T0, target=make_target(registered=True, activation="Immediate"), registered=(3,), old={})
+    assert step.status.phase == "Completed" and step.status.cutover_at == format_time(T0)
+    assert step.actions == []
+
+
+# ---- counts ------------------------------------------------------------------------------------------
+
+def test_counts_list_every_counted_version_plus_the_from_versions_and_the_target():
+    step = Walk().step(T0, registered=(1, 2, 4), counts={1: 2, 4: 1, 9: 0})
+    read_at = format_time(T0)
+    assert [(v.version, v.running, v.read_at) for v in step.status.versions] == [
+        (1, 2, read_at), (2, 0, read_at), (3, 0, read_at), (4, 1, read_at), (9, 0, read_at)]
+    running = step.status.running
+    assert (running.old, running.target, running.read_at) == (2, 0, read_at)
+
+
+def test_running_sums_the_from_versions_and_the_target_separately():
+    step = Walk(make_spec(**{"from": {"versions": [1]}})).step(T0, counts={1: 4, 2: 5, 3: 6})
+    assert (step.status.running.old, step.status.running.target) == (4, 6)
+
+
+def test_a_step_without_counts_keeps_the_last_ones():
+    walk = Walk()
+    walk.step(T0, counts={1: 2, 2: 3})
+    step = walk.step(at(10))
+    assert [(v.version, v.running, v.read_at) for v in step.status.versions] == [
+        (1, 2, format_time(T0)), (2, 3, format_time(T0)), (3, 0, format_time(T0))]
+    assert step.status.running.old == 5
+
+
+@pytest.mark.parametrize(("read_at", "now", "due"), [
+    (None, T0, True),
+    (format_time(T0), at(29), False),
+    (format_time(T0), at(30), True),
+    (format_time(T0), at(300), True),
+])
+def test_counts_are_due_every_interval(read_at, now, due):
+    status = MigrationPlanStatus(running=RunningSummary(read_at=read_at) if read_at else None)
+    assert counts_due(status, timedelta(seconds=30), now) is due
+
+
+def test_counts_due_without_a_running_summary():
+    assert counts_due(MigrationPlanStatus(), timedelta(hours=1), T0)
+
+
+# ---- the Warning condition ---------------------------------------------------------------------------
+
+def test_a_target_below_the_highest_registered_version_is_a_warning():
+    step = Walk(make_spec(gates={"workflows": [GATE]})).step(T0, registered=(1, 2, 4))
+    assert conditions(step)["Warning"] == ("True", "TargetNotHighestVersion")
+    assert "v4" in cond(step, "Warning").message
+    assert step.status.verdict.from_versions == [1, 2]
+
+
+def test_the_warning_is_given_once_in_the_step_that_cuts_over():
+    step = Walk().step(T0, registered=(1, 2, 4))
+    assert step.status.cutover_at is not None
+    assert cond(step, "Warning").message.count("is registered above the target") == 1
+
+
+@pytest.mark.parametrize(("activation", "registered", "warning"), [
+    ("Immediate", (1, 2, 3), ("True", "TargetRegisteredBeforeGates")),
+    ("Immediate", (1, 2), ("False", "NoWarnings")),
+    ("ByMigrationPlan", (1, 2, 3), ("False", "NoWarnings")),
+])
+def test_a_target_registered_before_the_gates_is_a_warning(activation, registered, warning):
+    walk = Walk(make_spec(gates={"workflows": [GATE]}))
+    step = walk.step(T0, target=make_target(activation=activation, registered=3 in registered),
+                     registered=registered)
+    assert step.status.phase == "Gating"
+    assert conditions(step)["Warning"] == warning
+
+
+def test_an_immediate_target_is_no_warning_after_the_cutover():
+    walk = Walk()
+    target = make_target(activation="Immediate", registered=True)
+    walk.step(T0, target=target, registered=(1, 2, 3))
+    step = walk.step(at(30), target=target, registered=(1, 2, 3))
+    assert step.status.phase == "Draining"
+    assert conditions(step)["Warning"] == ("False", "NoWarnings")
+
+
+# ---- holding WorkflowDefinitions ---------------------------------------------------------------------
+
+def plan(name="move", *, target=TARGET, workflow_name=WORKFLOW, cutover=False, dry_run=False, retired=()):
+    status = {"retiredVersions": list(retired)}
+    if cutover:
+        status["cutoverAt"] = format_time(T0)
+    body = plan_body(status=status, workflowName=workflow_name, to={"workflowDefinitionRef": {"name": target}},
+                     dryRun=dry_run)
+    body["metadata"]["name"] = name
+    return MigrationPlan.from_body(body)
+
+
+def hold(*plans, version=3, activation="ByMigrationPlan", ever_registered=False):
+    return definition_hold(resource=TARGET, workflow_name=WORKFLOW, version=version, activation=activation,
+                           ever_registered=ever_registered, plans=plans, label=f"workflow {WORKFLOW} v{version}")
+
+
+AWAITING = {"Ready": ("False", "AwaitingActivation"), "Reconciling": ("True", "AwaitingActivation"),
+            "Stalled": ("False", "NotStalled"), "Registered": ("False", "AwaitingActivation")}
+RETIRED = {"Ready": ("True", "RetiredByMigrationPlan"), "Reconciling": ("False", "Idle"),
+           "Stalled": ("False", "NotStalled"), "Registered": ("False", "RetiredByMigrationPlan")}
+
+
+@pytest.mark.parametrize(("plans", "kwargs", "expected"), [
+    ((), {}, AWAITING),
+    ((plan(),), {}, AWAITING),
+    ((plan(cutover=True, dry_run=True),), {}, AWAITING),
+    ((plan(cutover=True, target="orders-v4"),), {}, AWAITING),
+    ((plan(cutover=True),), {}, None),
+    ((plan("other"), plan(cutover=True)), {}, None),
+    ((), {"ever_registered": True}, None),
+    ((), {"activation": "Immediate"}, None),
+    ((plan(),), {"activation": "Immediate"}, None),
+    ((plan(retired=[1]),), {"version": 1, "activation": "Immediate", "ever_registered": True}, RETIRED),
+    ((plan(retired=[1], cutover=True),), {"version": 1}, RETIRED),
+    ((plan(retired=[1], workflow_name="payments"),), {"version": 1, "activation": "Immediate"}, None),
+    ((plan(retired=[1]),), {"version": 2, "activation": "Immediate"}, None),
+], ids=["no-plan", "plan-before-cutover", "dry-run-plan", "plan-for-another-resource", "released",
+        "released-by-one-of-two", "ever-registered", "immediate", "immediate-with-plan", "retired",
+        "retired-by-a-releasing-plan", "retired-in-another-workflow", "another-version-retired"])
+def test_definition_hold(plans, kwargs, expected):
+    held = hold(*plans, **kwargs)
+    if expected is None:
+        assert held is None
+        return
+    assert {c.type: (c.status, c.reason) for c in held} == expected
+    assert all(c.message for c in held if c.type in ("Ready", "Registered"))
+
+
+def test_a_retired_hold_names_the_plans():
+    held = hold(plan("first", retired=[1]), plan("second", retired=[1, 2]), version=1)
+    assert "MigrationPlan first, second" in held[0].message
+
+
+def test_plans_releasing_and_retiring():
+    plans = [plan("a", cutover=True), plan("b"), plan("c", cutover=True, dry_run=True),
+             plan("d", cutover=True, target="orders-v4"), plan("e", retired=[1, 2]),
+             plan("f", retired=[1], workflow_name="payments")]
+    assert plans_releasing(TARGET, plans) == ["a"]
+    assert plans_releasing("orders-v4", plans) == ["d"]
+    assert plans_retiring(WORKFLOW, 1, plans) == ["e"]
+    assert plans_retiring(WORKFLOW, 3, plans) == []
+    assert plans_retiring("payments", 1, plans) == ["f"]
+
+
+def test_record_retirement_keeps_the_versions_sorted_and_once():
+    status = MigrationPlanStatus()
+    for version in (3, 1, 3, 2):
+        record_retirement(status, version)
+    assert status.retired_versions == [1, 2, 3]
+
+
+@pytest.mark.parametrize(("expected", "output", "mismatches"), [
+    (None, {"x": 1}, []),
+    ({}, None, []),
+    ({"ok": True}, {"ok": True, "more": 1}, []),
+    ({"ok": True}, {"ok": False}, ["ok: wanted True, got False"]),
+    ({"ok": True}, None, ["ok: wanted True, got '<missing>'"]),
+    ({"n": 1, "s": "x"}, {"n": 2, "s": "x"}, ["n: wanted 1, got 2"]),
+    ({"n": 1, "s": "x"}, {}, ["n: wanted 1, got '<missing>'", "s: wanted 'x', got '<missing>'"]),
+    ({"nested": {"a": 1}}, {"nested": {"a": 1}}, []),
+])
+def test_output_mismatches(expected, output, mismatches):
+    assert output_mismatches(expected, output) == mismatches
