@@ -16,6 +16,9 @@ def test_demo_runs_and_checks_itself():
     result = subprocess.run([sys.executable, "-m", "testenv", "demo", "--check"], cwd=REPO_ROOT,
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
-    assert "pinned starts ran on versions [1, 1, 1], unpinned starts on [2, 2]" in result.stdout
+    assert "pinned starts ran on versions [1, 1, 1, 1, 1], unpinned starts on [2, 2]" in result.stdout
+    assert "MigrationPlan customer-onboarding-to-v2: Gating" in result.stdout
+    assert "MigrationPlan customer-onboarding-to-v2: Completed" in result.stdout
+    assert "versions registered in Conductor now: [2]" in result.stdout
     assert "Create a new version" in result.stdout
     assert "Demo succeeded." in result.stdout

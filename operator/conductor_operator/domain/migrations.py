@@ -563,7 +563,7 @@ class _Planner:
         status = self.status
         status.phase = Phase.COMPLETED
         retired = f"; retired {_versions(status.retired_versions)}" if status.retired_versions else ""
-        status.message = f"completed: {self.spec.workflow_name} runs on v" \
+        status.message = f"{self.spec.workflow_name} runs on v" \
                          f"{status.verdict.to_version if status.verdict else '?'}{retired}"
         return self._step(kstatus(True, Phase.COMPLETED.value, status.message))
 
