@@ -701,7 +701,7 @@ def test_retiring_waits_for_retire_after_then_retires_each_old_version_then_comp
     assert conditions(done)["Ready"] == ("True", "Completed")
     assert conditions(done)["Reconciling"][0] == "False"
     assert "Completed" in event_reasons(done)
-    assert done.status.message == "completed: orders runs on v3; retired v1, v2"
+    assert done.status.message == "orders runs on v3; retired v1, v2"
     later = walk.registered_step(at(3600), registered=(3,), counts={3: 1})
     assert later.status.phase == "Completed" and later.actions == [] and later.events == []
 
