@@ -117,9 +117,10 @@ async def test_running_counts_by_version(client, workflow):
     await client.terminate(pinned[1], "test")
     assert await client.running_counts_by_version(workflow) == {1: 2, 2: 2, 9: 1}
 
-    executions = await client.get_executions([*pinned, "no-such-id"])
+    executions, failed = await client.get_executions([*pinned, "no-such-id"])
     assert {e["workflowId"]: e["status"] for e in executions} == {
         pinned[0]: "PAUSED", pinned[1]: "TERMINATED", pinned[2]: "RUNNING"}
+    assert failed == {"no-such-id": "No such workflow found by id: no-such-id"}
 
 
 async def test_lifecycle_and_bulk_answers(client, workflow):

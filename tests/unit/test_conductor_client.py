@@ -264,10 +264,21 @@ async def test_running_counts_group_by_version_from_batched_fetches():
     assert sum(batches, []) == running_ids
 
 
+async def test_a_count_with_executions_conductor_could_not_load_is_unknown_not_smaller():
+    def answer(request):
+        return httpx.Response(200, json={"bulkSuccessfulResults": [
+            {"workflowId": "a", "status": "RUNNING", "workflowVersion": 1}],
+            "bulkErrorResults": {"b": "No such workflow found by id: b", "c": "Error loading workflow c: timeout"}})
+    client, _ = make_client({("GET", "/api/workflow/running/w"): httpx.Response(200, json=["a", "b", "c"]),
+                             ("POST", "/api/workflow/bulk/search"): answer})
+    with pytest.raises(Unavailable, match="could not read 1 running execution"):
+        await client.running_counts_by_version("w")
+
+
 async def test_no_ids_means_no_bulk_call():
     client, recorder = make_client({("GET", "/api/workflow/running/w"): httpx.Response(200, json=[])})
     assert await client.running_counts_by_version("w") == {}
-    assert await client.get_executions([]) == []
+    assert await client.get_executions([]) == ([], {})
     assert recorder.paths() == ["GET /api/workflow/running/w"]
 
 

@@ -156,7 +156,17 @@ class Gates(Model):
     require_workers: bool = Field(True, description="Every SIMPLE task of the target version has polling workers.")
     workers_seen_within: Duration = Field("5m", description="How recently a worker must have polled a task type "
                                                             "to count as polling.")
-    workflows: list[GateWorkflow] = Field(default_factory=list, description="Check workflows that must complete.")
+    workflows: list[GateWorkflow] = Field(
+        default_factory=list, description="Check workflows that must complete; names are unique (a result is kept "
+                                          "per name).",
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]})
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Gates:
+        names = [gate.name for gate in self.workflows]
+        if repeated := sorted({name for name in names if names.count(name) > 1}):
+            raise ValueError(f"spec.gates.workflows: each check needs its own name; repeated: {', '.join(repeated)}")
+        return self
 
 
 class DrainDetection(Model):
@@ -259,8 +269,11 @@ class MigrationPlanStatus(StatusBase):
     running: RunningSummary | None = Field(None, description="Running executions on the old versions and the target.")
     drain: DrainStatus | None = Field(None, description="Drain detection progress.")
     gates: list[GateResult] = Field(default_factory=list, description="Results of the gates.")
+    gates_checked_spec: str | None = Field(None, description="Digest of the spec the gate results were checked "
+                                                             "against; another spec starts the gates over.")
     cutover_at: str | None = Field(None, description="When the gates passed and the target was released for "
                                                      "registration (RFC 3339).")
+    released: str | None = Field(None, description="The WorkflowDefinition released at the cutover.")
     retired_versions: list[int] = Field(default_factory=list, description="Old versions removed from Conductor.")
     planned_actions: list[str] = Field(default_factory=list, description="What the plan would do (spec.dryRun).")
     waves: WavesStatus | None = Field(None, description="Wave progress (upgradeWaves).")

@@ -82,6 +82,7 @@ class _Secret:
 _JAVA_ARGUMENT = re.compile(r"^\w+\.arg\d+\.?")  # "updateWorkflowDef.arg0[1].tasks" -> "[1].tasks"
 _ITEM = re.compile(r"^\[(\d+)\]\.?")
 _NOT_FOUND_500 = re.compile(r"^No such (workflow|task) definition|^EventHandler with name .* not found")
+_GONE = re.compile(r"^No such workflow found by id")
 _CONFLICT_500 = re.compile(r"^EventHandler with name .* already exists|is not PAUSED so cannot resume")
 
 
@@ -329,20 +330,28 @@ class ConductorClient:
         """RUNNING and PAUSED executions of every version: Conductor ignores a version filter here."""
         return await self._json("GET", f"/workflow/running/{_segment(name)}") or []
 
-    async def get_executions(self, ids: Iterable[str], include_tasks: bool = False) -> list[dict]:
-        """Executions by id, fetched with POST /workflow/bulk/search in batches of at most 1000;
-        ids that no longer exist are left out."""
+    async def get_executions(self, ids: Iterable[str], include_tasks: bool = False) -> tuple[list[dict], dict]:
+        """Executions by id, fetched with POST /workflow/bulk/search in batches of at most 1000, and the
+        server's message for each id it could not return (gone since, or failed to load)."""
         found: list[dict] = []
+        failed: dict[str, str] = {}
         for chunk in _chunks(ids):
             answer = await self._json("POST", "/workflow/bulk/search", json=chunk,
                                       params={"includeTasks": str(include_tasks).lower()}) or {}
             found += answer.get("bulkSuccessfulResults") or []
-        return found
+            failed.update({str(k): str(v) for k, v in (answer.get("bulkErrorResults") or {}).items()})
+        return found, failed
 
     async def running_counts_by_version(self, name: str) -> dict[int, int]:
-        """RUNNING or PAUSED executions of ``name`` per version, as read now."""
+        """RUNNING or PAUSED executions of ``name`` per version, as read now. Unavailable when Conductor
+        could not return some of them: a count with holes would read as fewer than run."""
+        executions, failed = await self.get_executions(await self.running_execution_ids(name))
+        failed = {i: m for i, m in failed.items() if not _GONE.search(m)}  # ended and removed since: not running
+        if failed:
+            some = "; ".join(f"{i}: {m}" for i, m in list(failed.items())[:3])
+            raise Unavailable(None, f"Conductor could not read {len(failed)} running execution(s) of {name} ({some})")
         counts: dict[int, int] = {}
-        for execution in await self.get_executions(await self.running_execution_ids(name)):
+        for execution in executions:
             if execution.get("status") in RUNNING_STATES:
                 version = int(execution.get("workflowVersion") or 0)
                 counts[version] = counts.get(version, 0) + 1

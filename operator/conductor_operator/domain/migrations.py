@@ -6,6 +6,8 @@ checked on its own, and none reads a clock: the time is passed in.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -123,6 +125,10 @@ REASON_GATES_PENDING = "GatesPending"
 REASON_DRY_RUN = "DryRun"
 REASON_NOT_HIGHEST = "TargetNotHighestVersion"
 REASON_ACTIVATED_EARLY = "TargetRegisteredBeforeGates"
+REASON_TARGET_GONE = "TargetGone"
+REASON_TARGET_CHANGED = "TargetChangedAfterCutover"
+REASON_RETIREMENT_BLOCKED = "RetirementBlocked"
+REASON_REQUESTS_IGNORED = "RequestsNotImplemented"
 REASON_NO_WARNINGS = "NoWarnings"
 
 WORKERS_GATE = "Workers"
@@ -141,7 +147,7 @@ class TargetView:
     problem: str | None = None
     activation: str = "Immediate"
     registered: bool = False
-    """The resource reports it registered, and Conductor lists the version."""
+    """The resource reports it registered and in sync (Ready), and Conductor lists the version."""
 
 
 @dataclass(frozen=True)
@@ -157,6 +163,8 @@ class PlanObservation:
     """For each SIMPLE task type of the target, the last time a worker polled it (None: never)."""
     gate_executions: Mapping[str, dict] = field(default_factory=dict)
     """Check workflow executions by id: {status, output}. A started one missing here is gone."""
+    referrers: Mapping[int, list[str]] | None = None
+    """While retiring: for each old version, the definitions that pin it as a sub-workflow."""
 
 
 class ActionKind(StrEnum):
@@ -186,9 +194,21 @@ class MigrationStep:
 
 
 def counts_due(status: MigrationPlanStatus, interval: timedelta, now: datetime) -> bool:
-    """Whether running executions should be counted now (every drainDetection.interval)."""
+    """Whether running executions should be counted now: every drainDetection.interval, at every step
+    while retiring (a version is deleted only on a fresh count), never once the plan has ended."""
+    if status.phase in (Phase.COMPLETED, Phase.FAILED):
+        return False
+    if status.phase == Phase.RETIRING:
+        return True
     read_at = parse_time(status.running.read_at) if status.running else None
     return read_at is None or now - read_at >= interval
+
+
+def gates_digest(spec: MigrationPlanSpec) -> str:
+    """A digest of what the gates check (versions, strategy, gates): another value starts them over, while
+    pausing or other fields do not."""
+    checked = spec.model_dump(mode="json", by_alias=True, include={"from_", "to", "strategy", "gates"})
+    return hashlib.sha256(json.dumps(checked, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def simple_task_types(definition: dict) -> list[str]:
@@ -232,6 +252,18 @@ class _Planner:
 
     def run(self) -> MigrationStep:
         status, spec = self.status, self.spec
+        if spec.requests and (spec.requests.promote or spec.requests.abort or spec.requests.rollback):
+            self.warnings.append((REASON_REQUESTS_IGNORED, "spec.requests (promote, abort, rollback) are not acted "
+                                                           "on by this operator version"))
+        if status.cutover_at is not None and status.verdict is not None:
+            target = self._released_target()
+            self.from_versions = list(status.verdict.from_versions)
+            self._record_counts(target.version)
+            return self._after_cutover(target)
+        digest = gates_digest(spec)
+        if status.gates_checked_spec != digest:
+            self._start_over()  # the gates check the spec as it is written now
+            status.gates_checked_spec = digest
         target = self.observed.target
         if target is None:
             return self._wait(Phase.PENDING, REASON_TARGET_NOT_FOUND,
@@ -240,14 +272,26 @@ class _Planner:
             return self._stall(Phase.PENDING, REASON_TARGET_MISMATCH,
                                f"WorkflowDefinition {target.resource} is workflow {target.workflow_name!r}, "
                                f"not {spec.workflow_name!r}: spec.to must name a version of spec.workflowName")
-        if status.cutover_at is None and status.observed_generation != self.generation:
-            self._start_over()  # the gates check the spec as it is written now
-        self.from_versions = (self._from_versions(target) if status.cutover_at is None or status.verdict is None
-                              else list(status.verdict.from_versions))
+        self.from_versions = self._from_versions(target)
         self._record_counts(target.version)
-        if status.cutover_at is None:
-            return self._before_cutover(target)
-        return self._after_cutover(target)
+        return self._before_cutover(target)
+
+    def _released_target(self) -> TargetView:
+        """After the cutover the plan follows the version it released, whatever spec.to says now."""
+        status, spec, observed = self.status, self.spec, self.observed
+        released = status.released or spec.to.workflow_definition_ref.name
+        version = status.verdict.to_version
+        current = observed.target if observed.target and observed.target.resource == released else None
+        if current is None:
+            self.warnings.append((REASON_TARGET_GONE, f"WorkflowDefinition {released} is gone; the plan goes on "
+                                                      f"with {spec.workflow_name} v{version} as Conductor holds it"))
+        if spec.to.workflow_definition_ref.name != released:
+            self.warnings.append((REASON_TARGET_CHANGED,
+                                  f"spec.to names {spec.to.workflow_definition_ref.name}, but the plan released "
+                                  f"{released} at the cutover and goes on with it: create a new MigrationPlan "
+                                  f"for another target"))
+        registered = version in observed.registered_versions and (current is None or current.registered)
+        return TargetView(released, spec.workflow_name, version, None, registered=registered)
 
     def _before_cutover(self, target: TargetView) -> MigrationStep:
         status, spec = self.status, self.spec
@@ -278,6 +322,11 @@ class _Planner:
             return self._stall(Phase.VALIDATING, REASON_STRATEGY_NOT_IMPLEMENTED,
                                f"the {strategy} strategy is not implemented by this operator version yet; "
                                f"the verdict is shown and nothing was changed")
+        if higher := [v for v in self.observed.registered_versions if v > target.version]:
+            return self._stall(Phase.VALIDATING, REASON_NOT_HIGHEST,
+                               f"{spec.workflow_name} {_versions(higher)} is registered above the target "
+                               f"v{target.version}: unpinned starts would go to v{max(higher)}, not to the target; "
+                               f"target the highest version, or retire the higher ones first")
         self._target_warnings(target)
         if spec.paused:
             return self._paused(Phase.GATING)
@@ -297,6 +346,7 @@ class _Planner:
         if waiting:
             return self._wait(Phase.GATING, REASON_GATES_PENDING, _gate_text(waiting))
         status.cutover_at = format_time(self.now)
+        status.released = target.resource
         self.events.append(Event("Normal", "CutoverStarted",
                                  f"gates passed: {spec.workflow_name} v{target.version} is released for "
                                  f"registration; unpinned starts go to it once registered"))
@@ -305,10 +355,11 @@ class _Planner:
     def _after_cutover(self, target: TargetView) -> MigrationStep:
         status, spec = self.status, self.spec
         self._target_warnings(target)
-        if spec.paused and status.phase != Phase.COMPLETED:
+        if status.phase == Phase.COMPLETED:
+            return self._completed()
+        if spec.paused or spec.dry_run:
             return self._paused(Phase(status.phase or Phase.CUTTING_OVER))
-        if status.phase in (None, Phase.PENDING, Phase.VALIDATING, Phase.GATING, Phase.FAILED, Phase.DRY_RUN,
-                            Phase.CUTTING_OVER):
+        if status.drain is None or status.drain.since is None:
             if not target.registered:
                 return self._wait(Phase.CUTTING_OVER, Phase.CUTTING_OVER.value,
                                   f"waiting for WorkflowDefinition {target.resource} to register "
@@ -332,16 +383,29 @@ class _Planner:
                 status.phase = Phase.DRAINING
                 status.drain = DrainStatus(since=status.drain.since if status.drain else format_time(self.now))
                 return self._progress(Phase.DRAINING, self._drain_message(old))
-            ready_at = parse_time(status.drain.drained_at) + parse_duration(spec.strategy.parallel.retire_after)
-            if self.now < ready_at:
-                return self._progress(Phase.RETIRING, f"retiring {_versions(old)} at {format_time(ready_at)} "
-                                                      f"(spec.strategy.parallel.retireAfter)")
-            if old:
-                self.actions += [PlanAction(ActionKind.RETIRE, version=v) for v in old]
-                return self._progress(Phase.RETIRING, f"retiring {_versions(old)} from Conductor")
+            if old and self._retiring():
+                return self._retire(old)
             status.phase = Phase.COMPLETED
-            self.events.append(Event("Normal", Phase.COMPLETED, f"retired {_versions(status.retired_versions)}"))
+            retired = f"retired {_versions(status.retired_versions)}" if status.retired_versions else "nothing retired"
+            self.events.append(Event("Normal", Phase.COMPLETED.value, retired))
         return self._completed()
+
+    def _retire(self, old: list[int]) -> MigrationStep:
+        """RETIRE each old version a fresh count finds idle and no definition pins; say what holds the others."""
+        ready_at = parse_time(self.status.drain.drained_at) + parse_duration(self.spec.strategy.parallel.retire_after)
+        if self.now < ready_at:
+            return self._progress(Phase.RETIRING, f"retiring {_versions(old)} at {format_time(ready_at)} "
+                                                  f"(spec.strategy.parallel.retireAfter)")
+        if self.observed.counts is None or self.observed.referrers is None:
+            return self._progress(Phase.RETIRING, f"retiring {_versions(old)} once counted afresh")
+        blocked = {v: refs for v in old if (refs := self.observed.referrers.get(v))}
+        self.actions += [PlanAction(ActionKind.RETIRE, version=v) for v in old if v not in blocked]
+        if blocked:
+            text = "; ".join(f"v{v} is pinned as a sub-workflow by {', '.join(sorted(refs))}"
+                             for v, refs in blocked.items())
+            self.warnings.append((REASON_RETIREMENT_BLOCKED, f"not retired: {text}"))
+            return self._progress(Phase.RETIRING, f"waiting to retire: {text}")
+        return self._progress(Phase.RETIRING, f"retiring {_versions(old)} from Conductor")
 
     # ---- pieces ---------------------------------------------------------------------------------
 
@@ -399,18 +463,17 @@ class _Planner:
                 f"{self.spec.drain_detection.grace_period} at zero")
 
     def _target_warnings(self, target: TargetView) -> None:
-        self.warnings = []
         higher = [v for v in self.observed.registered_versions if v > target.version]
         if higher:
             self.warnings.append((REASON_NOT_HIGHEST,
                                   f"{self.spec.workflow_name} {_versions(higher)} is registered above the target "
                                   f"v{target.version}: unpinned starts go to v{max(higher)}, not to the target"))
-        if target.activation == "Immediate" and self.status.cutover_at is None and target.version in \
-                self.observed.registered_versions:
+        if self.status.cutover_at is None and target.version in self.observed.registered_versions:
+            how = ("set spec.activation: ByMigrationPlan on WorkflowDefinition " + target.resource
+                   if target.activation == "Immediate" else "it was registered by something other than this plan")
             self.warnings.append((REASON_ACTIVATED_EARLY,
-                                  f"v{target.version} was registered as soon as it was applied, before the gates "
-                                  f"ran: set spec.activation: ByMigrationPlan on WorkflowDefinition "
-                                  f"{target.resource} so the gates hold the cutover"))
+                                  f"v{target.version} is registered in Conductor before the gates passed, so they "
+                                  f"cannot hold the cutover: {how}"))
 
     def _workers_gate(self, target: TargetView) -> GateResult:
         checked_at = format_time(self.now)
@@ -504,6 +567,7 @@ class _Planner:
             status.planned_actions = []
         if gates is None:
             gates = self._gates_condition()
+        warnings = list(dict.fromkeys(self.warnings))
         cut = status.phase in (Phase.DRAINING, Phase.RETIRING, Phase.COMPLETED)
         drained_at = status.drain.drained_at if status.drain else None
         conditions = [
@@ -513,9 +577,8 @@ class _Planner:
                       f"the target is registered since {status.drain.since}" if cut and status.drain else ""),
             Condition(DRAINED, TRUE if drained_at else FALSE, "OldVersionsDrained" if drained_at else "NotDrained",
                       f"drained at {drained_at}" if drained_at else ""),
-            Condition(WARNING, TRUE if self.warnings else FALSE,
-                      self.warnings[0][0] if self.warnings else REASON_NO_WARNINGS,
-                      "; ".join(text for _, text in self.warnings)),
+            Condition(WARNING, TRUE if warnings else FALSE, warnings[0][0] if warnings else REASON_NO_WARNINGS,
+                      "; ".join(text for _, text in warnings)),
         ]
         return MigrationStep(status, conditions, self.actions, self.events)
 
@@ -534,10 +597,11 @@ class _Planner:
         return self.spec.healthy_when == "Accepted" and self.status.phase in (Phase.DRAINING, Phase.RETIRING)
 
     def _progress(self, phase: Phase, message: str) -> MigrationStep:
+        """Accepted (healthyWhen: Accepted, target registered) reads as done to kstatus: Ready, not
+        Reconciling, so a drain of days does not hold a sync; the drain shows in message and Drained."""
         self.status.phase, self.status.message = phase, message
-        ready = self._accepted()
-        conditions = kstatus(ready, phase.value, message, reconciling=True)
-        return self._step(conditions)
+        accepted = self._accepted()
+        return self._step(kstatus(accepted, phase.value, message, reconciling=not accepted))
 
     def _wait(self, phase: Phase, reason: str, message: str) -> MigrationStep:
         self.status.phase, self.status.message = phase, message
@@ -548,7 +612,8 @@ class _Planner:
         return self._step(kstatus(False, reason, message, stalled=True))
 
     def _paused(self, phase: Phase) -> MigrationStep:
-        message = f"paused in {phase.value} (spec.paused); nothing moves until it is false"
+        field_name = "spec.paused" if self.spec.paused else "spec.dryRun"
+        message = f"held in {phase.value} by {field_name}; nothing moves until it is false"
         self.status.phase, self.status.message = phase, message
         return self._step(kstatus(self._accepted(), REASON_PAUSED, message))
 
@@ -574,15 +639,21 @@ def record_retirement(status: MigrationPlanStatus, version: int) -> None:
 
 
 def plans_releasing(resource: str, plans: Iterable[MigrationPlan]) -> list[str]:
-    """Plans (not dry runs) that target WorkflowDefinition ``resource`` and have passed their gates."""
-    return [p.metadata.name for p in plans
-            if p.spec.to.workflow_definition_ref.name == resource and p.status.cutover_at and not p.spec.dry_run]
+    """Plans that released WorkflowDefinition ``resource`` at their cutover (after their gates passed)."""
+    return [p.metadata.name for p in plans if p.status.cutover_at
+            and (p.status.released or p.spec.to.workflow_definition_ref.name) == resource]
 
 
 def plans_retiring(workflow_name: str, version: int, plans: Iterable[MigrationPlan]) -> list[str]:
     """Plans that retired this version of the workflow from Conductor."""
     return [p.metadata.name for p in plans
             if p.spec.workflow_name == workflow_name and version in p.status.retired_versions]
+
+
+def same_cluster(plans: Iterable[MigrationPlan], cluster: str | None, default: str) -> list[MigrationPlan]:
+    """The plans that work on the same ConductorCluster (None: the namespace default)."""
+    wanted = cluster or default
+    return [p for p in plans if (p.spec.cluster_ref.name if p.spec.cluster_ref else default) == wanted]
 
 
 def _drain_state(drain: DrainStatus | None) -> DrainState:

@@ -9,6 +9,7 @@ last good status). One lock per object keeps a timer and a change handler from o
 from __future__ import annotations
 
 import asyncio
+import copy
 import hashlib
 import json
 import ssl
@@ -122,6 +123,19 @@ class Runtime:
         self._clients: dict[tuple[str, str], tuple[str, ConductorClient]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._counts: dict[tuple[int, str], tuple[datetime, dict[int, int]]] = {}
+        self._recorded: dict[str, tuple[dict, dict]] = {}
+
+    def record_status(self, uid: str, based_on: dict, written: dict | None) -> None:
+        """Remember the status a reconcile wrote, and the status it started from."""
+        if written is not None:
+            self._recorded[uid] = (copy.deepcopy(based_on), copy.deepcopy(written))
+
+    def recorded_status(self, uid: str, current: dict) -> dict:
+        """The status to plan from: kopf patches status after a handler returns, so a timer that waited
+        for the lock may hold a body from before that patch. While the body still shows the status the
+        last reconcile started from, that reconcile's result is the truth."""
+        based_on, written = self._recorded.get(uid, (None, None))
+        return copy.deepcopy(written) if written is not None and based_on == current else current
 
     async def aclose(self) -> None:
         for _, client in self._clients.values():
@@ -294,7 +308,8 @@ class Runtime:
         """Keep a version out of Conductor while a MigrationPlan has not released it, or after one retired it."""
         spec = resource.spec
         bodies = await self.kube.migration_plans(resource.metadata.namespace)
-        plans = [plan for plan in (_parse_or_none(MigrationPlan, b) for b in bodies) if plan is not None]
+        plans = migrations.same_cluster([plan for plan in (_parse_or_none(MigrationPlan, b) for b in bodies) if plan],
+                                        _cluster_name(resource), self.settings.default_cluster)
         return migrations.definition_hold(
             resource=resource.metadata.name, workflow_name=spec.name, version=spec.version,
             activation=spec.activation, ever_registered=bool(status.get("contentHash")), plans=plans,

@@ -19,7 +19,7 @@ from conductor_operator.api.common import parse_duration
 from conductor_operator.api.definitions import WorkflowDefinition
 from conductor_operator.api.migration import GateResult, MigrationPlan
 from conductor_operator.conductor.client import ConductorClient
-from conductor_operator.conductor.errors import Conflict, NotFound, Rejected, Unavailable
+from conductor_operator.conductor.errors import ConductorError, Conflict, NotFound, Rejected, Unavailable
 from conductor_operator.domain import definitions as defs
 from conductor_operator.domain import migrations as plans
 from conductor_operator.domain.conditions import kstatus
@@ -35,43 +35,64 @@ from conductor_operator.reconcile import (
 
 
 async def reconcile_plan(runtime: Runtime, body, *, attempt: int = 0) -> Outcome:
-    try:
-        plan = MigrationPlan.from_body(body)
-    except ValidationError as exc:
-        return runtime._invalid_spec(body, exc)
     meta = body["metadata"]
     generation = meta.get("generation")
     label = f"MigrationPlan {meta['name']}"
     async with runtime.lock(body):
         now = runtime.clock()
-        status = plan.status
+        current = _raw(body)
+        recorded = runtime.recorded_status(meta["uid"], current)
+        try:
+            plan = MigrationPlan.from_body({**body, "status": recorded})
+        except ValidationError as exc:
+            return runtime._invalid_spec(body, exc)
         try:
             target = await _target_view(runtime, meta["namespace"], plan)
             client = await runtime.client_for(meta["namespace"], _cluster_name(plan))
             observed = await _observe(runtime, client, plan, target, now) if target else \
-                plans.PlanObservation(None, ())
-            step = plans.plan_migration(plan.spec, status, observed, now, generation)
-            if await _act(client, plan, step, target):
-                # Conductor refused a check workflow: the planner judges the gate it recorded as failed.
-                step = plans.plan_migration(plan.spec, step.status, dataclasses.replace(observed, counts=None), now,
-                                            generation)
+                plans.PlanObservation(None, tuple(await client.workflow_versions(plan.spec.workflow_name)))
         except UserError as exc:
-            return _conclude(_raw(body), kstatus(False, exc.reason, exc.message, stalled=True), now, generation,
-                             events=[defs.Event("Warning", exc.reason, exc.message)])
+            return _error(runtime, body, recorded, now, kstatus(False, exc.reason, exc.message, stalled=True),
+                          defs.Event("Warning", exc.reason, exc.message))
         except Unavailable as exc:
-            raw = _raw(body)
-            if raw.get("drain"):  # an unknown reading breaks a run of zero readings
-                raw["drain"] = {**raw["drain"], "zeroReadings": 0, "firstZeroAt": None}
-            return runtime._unavailable(raw, now, generation, label, exc, attempt)
-        except Rejected as exc:
+            return _error(runtime, body, recorded, now, unavailable=(label, exc, attempt))
+        except ConductorError as exc:
             message = f"Conductor refused a request of {label}: {exc.message}"
-            return _conclude(_raw(body), kstatus(False, defs.REASON_REJECTED, message, stalled=True), now,
-                             generation, events=[defs.Event("Warning", defs.REASON_REJECTED, message)])
+            return _error(runtime, body, recorded, now, kstatus(False, defs.REASON_REJECTED, message, stalled=True),
+                          defs.Event("Warning", defs.REASON_REJECTED, message))
+        step = plans.plan_migration(plan.spec, plan.status, observed, now, generation)
+        refused, failures = await _act(client, plan, step, target)
+        if refused:  # Conductor refused a check workflow: the planner judges the gate it recorded as failed
+            step = plans.plan_migration(plan.spec, step.status, dataclasses.replace(observed, counts=None), now,
+                                        generation)
+        retry_after = None
+        if failures:  # what succeeded is recorded; the rest is tried again after a backoff
+            step.status.message = f"{step.status.message}; Conductor failed: {'; '.join(failures)}"
+            retry_after = runtime.settings.retry_delay(attempt)
         written = step.status.to_dict()
         written.pop("conditions", None)
-        before = _raw(body)
-        return _conclude({**before, **_with_deletions(before, written)}, step.conditions, now, generation,
-                         events=step.events)
+        outcome = _conclude({**current, **_with_deletions(current, written)}, step.conditions, now, generation,
+                            events=step.events, retry_after=retry_after, message=step.status.message or "")
+        runtime.record_status(meta["uid"], current, outcome.status)
+        return outcome
+
+
+def _error(runtime: Runtime, body, recorded: dict, now: datetime, conditions=None, event=None, *,
+           unavailable: tuple | None = None) -> Outcome:
+    """The outcome of a reconcile that could not observe: the last status, conditions saying why. A run of
+    zero readings is broken by a reading that could not be taken."""
+    status = dict(recorded)
+    if status.get("drain"):
+        status["drain"] = {**status["drain"], "zeroReadings": 0, "firstZeroAt": None}
+    generation = body["metadata"].get("generation")
+    if unavailable:
+        label, exc, attempt = unavailable
+        outcome = runtime._unavailable(status, now, generation, label, exc, attempt)
+    else:
+        outcome = _conclude(status, conditions, now, generation, events=[event] if event else ())
+    outcome.status = {**_raw(body), **_with_deletions(_raw(body), outcome.status)}
+    runtime.record_status(body["metadata"]["uid"], _raw(body), outcome.status)
+    return outcome
 
 
 def _with_deletions(before: dict, after: dict) -> dict:
@@ -114,8 +135,10 @@ async def _target_view(runtime: Runtime, namespace: str, plan: MigrationPlan) ->
     except UserError as exc:
         return plans.TargetView(name, workflow, version, None, problem=exc.message,
                                 activation=resource.spec.activation)
+    ready = resource.status.condition("Ready")
+    in_sync = bool(resource.status.registered) and ready is not None and ready.status == "True"
     return plans.TargetView(name, workflow, version, defs.desired_workflow_definition(workflow, version, loaded),
-                            activation=resource.spec.activation, registered=bool(resource.status.registered))
+                            activation=resource.spec.activation, registered=in_sync)
 
 
 async def _observe(runtime: Runtime, client: ConductorClient, plan: MigrationPlan, target: plans.TargetView,
@@ -137,9 +160,13 @@ async def _observe(runtime: Runtime, client: ConductorClient, plan: MigrationPla
         if target.definition is not None and spec.gates.require_workers:
             last_polls = {task_type: await _last_poll(client, task_type)
                           for task_type in plans.simple_task_types(target.definition)}
-    counts = None
+    counts = referrers = None
     if plans.counts_due(status, parse_duration(spec.drain_detection.interval), now):
         counts = await runtime.running_counts(client, name)
+    if status.phase == plans.Phase.RETIRING:
+        pins = [(d, defs.pinned_sub_workflow_refs(d)) for d in await client.all_workflow_defs()]
+        referrers = {version: [f"{d['name']} v{d.get('version')}" for d, pinned in pins if (name, version) in pinned]
+                     for version in status.verdict.from_versions if version not in status.retired_versions}
     executions = {}
     for gate in status.gates if before_cutover else ():
         if gate.execution_id and not gate.passed and gate.reason != plans.REASON_GATE_FAILED:
@@ -148,7 +175,7 @@ async def _observe(runtime: Runtime, client: ConductorClient, plan: MigrationPla
             except NotFound:
                 continue
             executions[gate.execution_id] = execution
-    return plans.PlanObservation(target, registered, old_definitions, counts, last_polls, executions)
+    return plans.PlanObservation(target, registered, old_definitions, counts, last_polls, executions, referrers)
 
 
 async def _last_poll(client: ConductorClient, task_type: str) -> datetime | None:
@@ -157,19 +184,31 @@ async def _last_poll(client: ConductorClient, task_type: str) -> datetime | None
 
 
 async def _act(client: ConductorClient, plan: MigrationPlan, step: plans.MigrationStep,
-               target: plans.TargetView | None) -> bool:
-    """Carry out the step's actions; True when Conductor refused to start a check workflow."""
-    refused = False
+               target: plans.TargetView | None) -> tuple[bool, list[str]]:
+    """Carry out the step's actions, each on its own: one that fails leaves the others' results recorded.
+
+    Returns whether Conductor refused to start a check workflow, and what failed otherwise.
+    """
+    refused, failures = False, []
     for action in step.actions:
-        if action.kind is plans.ActionKind.START_GATE:
-            refused |= not await _start_gate(client, plan, step, action, target)
-        elif action.kind is plans.ActionKind.TERMINATE_GATE:
-            with contextlib.suppress(NotFound, Conflict):  # it ended meanwhile
-                await client.terminate(action.execution_id, f"check workflow of MigrationPlan {plan.metadata.name}: "
-                                                            f"timed out, or the plan's spec changed")
-        elif action.kind is plans.ActionKind.RETIRE:
-            await _retire(client, plan, step, action.version)
-    return refused
+        try:
+            if action.kind is plans.ActionKind.START_GATE:
+                refused |= not await _start_gate(client, plan, step, action, target)
+            elif action.kind is plans.ActionKind.TERMINATE_GATE:
+                with contextlib.suppress(NotFound, Conflict):  # it ended meanwhile
+                    await client.terminate(action.execution_id, f"check workflow of MigrationPlan "
+                                                                f"{plan.metadata.name}: timed out, or the plan's "
+                                                                f"spec changed")
+            elif action.kind is plans.ActionKind.RETIRE:
+                with contextlib.suppress(NotFound):  # already gone
+                    await client.delete_workflow_def(plan.spec.workflow_name, action.version)
+                plans.record_retirement(step.status, action.version)
+                step.events.append(defs.Event("Normal", "Retired", f"retired workflow {plan.spec.workflow_name} "
+                                                                   f"v{action.version} from Conductor"))
+        except ConductorError as exc:
+            failures.append(f"{action.kind.value} {action.version or action.execution_id or action.gate.name}: "
+                            f"{exc.message}")
+    return refused, failures
 
 
 async def _start_gate(client: ConductorClient, plan: MigrationPlan, step: plans.MigrationStep,
@@ -196,22 +235,3 @@ async def _start_gate(client: ConductorClient, plan: MigrationPlan, step: plans.
 
 def _update_gate(step: plans.MigrationStep, result: GateResult) -> None:
     step.status.gates = [result if g.name == result.name else g for g in step.status.gates]
-
-
-async def _retire(client: ConductorClient, plan: MigrationPlan, step: plans.MigrationStep, version: int) -> None:
-    name = plan.spec.workflow_name
-    label = f"workflow {name} v{version}"
-    running = (await client.running_counts_by_version(name)).get(version, 0)
-    referrers = [f"{d['name']} v{d.get('version')}" for d in await client.all_workflow_defs()
-                 if (name, version) in defs.pinned_sub_workflow_refs(d)]
-    decision = defs.plan_deletion(label=label, on_delete="Delete", registered_by_us=True, running=running,
-                                  referrers=referrers)
-    if decision.action is defs.DeletionAction.DELETE:
-        with contextlib.suppress(NotFound):  # already gone
-            await client.delete_workflow_def(name, version)
-        plans.record_retirement(step.status, version)
-        step.events.append(defs.Event("Normal", "Retired", f"retired {label} from Conductor"))
-        return
-    # Held: a pinned caller started the version again, or a definition pins it. The next count
-    # takes the plan back to Draining; a pin holds it here until the referrer changes.
-    step.status.message = decision.message.replace("waiting to delete", "waiting to retire")
