@@ -20,7 +20,8 @@ from testenv.demo import run_demo
 from testenv.servers import Environment
 from testenv.tools import REPO_ROOT, TestEnvError
 
-STATE_FILE = REPO_ROOT / ".testenv" / "state.json"
+STATE_FILES = {"up": REPO_ROOT / ".testenv" / "state.json", "demo": REPO_ROOT / ".testenv" / "demo-state.json"}
+"""One per command, so a demo run beside `up` does not overwrite or remove the state file pytest reuses."""
 
 
 def _print_access(env: Environment, state_file: Path) -> None:
@@ -63,17 +64,18 @@ def main(argv: list[str] | None = None) -> int:
     except TestEnvError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    state_file = STATE_FILES[args.command]
     try:
-        STATE_FILE.parent.mkdir(exist_ok=True)
-        STATE_FILE.write_text(json.dumps(env.describe(), indent=2))
-        _print_access(env, STATE_FILE)
+        state_file.parent.mkdir(exist_ok=True)
+        state_file.write_text(json.dumps(env.describe(), indent=2))
+        _print_access(env, state_file)
         if args.command == "demo":
             ok = run_demo(env, keep_running=not args.check)
             return 0 if ok else 1
         _wait_for_interrupt()
         return 0
     finally:
-        STATE_FILE.unlink(missing_ok=True)
+        state_file.unlink(missing_ok=True)
         env.stop()
 
 

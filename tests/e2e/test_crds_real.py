@@ -110,7 +110,7 @@ def test_migration_plans_get_their_defaults(crds, kubectl, namespace):
     applied(kubectl, namespace, PLAN, "--validate=strict")
     spec = stored(kubectl, namespace, "mp", "mp")["spec"]
     assert spec["strategy"] == {"parallel": {"retireOldVersions": False, "retireAfter": "0s"}}
-    assert spec["gates"] == {"requireWorkers": True}
+    assert spec["gates"] == {"requireWorkers": True, "workersSeenWithin": "5m"}
     assert spec["drainDetection"] == {"interval": "30s", "consecutiveZeroReadings": 3, "gracePeriod": "5m"}
     assert (spec["healthyWhen"], spec["dryRun"], spec["paused"]) == ("Accepted", False, False)
 
@@ -134,7 +134,7 @@ def test_migration_plans_get_their_defaults(crds, kubectl, namespace):
         "steps": [{"percent": 50, "pause": "10m"}, {"percent": 100}],
         "healthGate": {"window": "10m", "maxFailurePercent": 5}, "onGateFailure": "Pause",
         "taskOutput": {"assign_risk": {"riskTier": "LOW"}}}
-    assert spec["gates"] == {"requireWorkers": True, "workflows": [
+    assert spec["gates"] == {"requireWorkers": True, "workersSeenWithin": "5m", "workflows": [
         {"name": "smoke", "input": {"a": 1}, "expectedOutput": {"ok": True}, "timeout": "5m"}]}
 
 
@@ -179,6 +179,8 @@ DEFINITION_FROM = {"configMapKeyRef": {"name": "c", "key": "k"}}
     (changed(PLAN, "spec.from", {"allOlder": False}), "set exactly one of spec.from.versions, spec.from.allOlder"),
     (changed(PLAN, "spec.from", {"versions": []}), "spec.from.versions"),
     (changed(PLAN, "spec.to", ...), "spec.to: Required value"),
+    (changed(PLAN, "spec.gates", {"workflows": [{"name": "check"}, {"name": "check"}]}),
+     'spec.gates.workflows[1]: Duplicate value: {"name":"check"}'),
 ], ids=lambda value: "" if isinstance(value, str) else f"{value['kind']}:{json.dumps(value['spec'])[:60]}")
 def test_invalid_objects_are_refused_readably(crds, kubectl, namespace, document, message):
     assert message in refused(kubectl, namespace, document)
@@ -285,14 +287,15 @@ def test_printer_columns(crds, kubectl, namespace):
         "verdict": {"level": "Caution", "fromVersions": [1], "toVersion": 2, "findings": [
             {"level": "Caution", "reason": "TaskInserted", "taskRef": "assign_risk", "message": "inserted"}]},
         "versions": [{"version": 1, "running": 2, "readAt": NOW}],
+        "running": {"old": 2, "target": 5, "readAt": NOW},
         "drain": {"zeroReadings": 0, "since": NOW},
         "gates": [{"name": "Workers", "passed": True, "reason": "WorkersPolling", "checkedAt": NOW}],
         "waves": {"current": 0, "moved": 0},
         "handledRequests": {"promote": "p-1"},
         "conditions": _ready("Accepted")})
     rows = table(kubectl, namespace, "mp")
-    assert rows[0] == ["NAME", "WORKFLOW", "TARGET", "PHASE", "VERDICT", "READY", "AGE"]
-    assert rows[1][:6] == ["mp", "orders", "2", "Draining", "Caution", "True"]
+    assert rows[0] == ["NAME", "WORKFLOW", "TARGET", "PHASE", "VERDICT", "OLD", "NEW", "READY", "AGE"]
+    assert rows[1][:8] == ["mp", "orders", "2", "Draining", "Caution", "2", "5", "True"]
     status = stored(kubectl, namespace, "mp", "mp")["status"]
     assert status["waves"] == {"current": 0, "moved": 0, "ineligible": 0, "failed": 0}
     assert status["gates"][0] == {"name": "Workers", "passed": True, "reason": "WorkersPolling", "message": "",
