@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 
 import pytest
-from conductor_operator.conductor.errors import NotFound, Rejected
+from conductor_operator.conductor.errors import NotFound, Rejected, Unavailable
 from conductor_operator.domain.conditions import format_time
 from conductor_operator.reconcile.migration import reconcile_plan
 
@@ -48,6 +48,18 @@ class MigrationConductor(FakeConductor):
         self.terminated: list[tuple[str, str]] = []
         self.deleted: list[tuple[str, int]] = []
         self.reject_start: str | None = None
+        self.fail: dict[tuple, Exception] = {}
+        """Calls that fail while set: ("start", name), ("terminate", id), ("delete", name, version),
+        ("counts", name)."""
+        self.definition_listings = 0
+
+    def _fail(self, *call):
+        if call in self.fail:
+            raise self.fail[call]
+
+    async def all_workflow_defs(self):
+        self.definition_listings += 1
+        return await super().all_workflow_defs()
 
     async def workflow_versions(self, name):
         self._check()
@@ -62,6 +74,7 @@ class MigrationConductor(FakeConductor):
         request = {"name": name, "version": version, "input": copy.deepcopy(input),
                    "correlation_id": correlation_id, "workflow_def": copy.deepcopy(workflow_def)}
         self.start_attempts.append(request)
+        self._fail("start", name)
         if self.reject_start:
             raise Rejected(status=400, message=self.reject_start)
         if workflow_def is None and not any(w == name and version in (None, v) for w, v in self.workflows):
@@ -80,18 +93,21 @@ class MigrationConductor(FakeConductor):
 
     async def terminate(self, workflow_id, reason):
         self._check()
+        self._fail("terminate", workflow_id)
         if workflow_id not in self.executions:
             raise NotFound(status=404, message=f"no execution {workflow_id}")
         self.terminated.append((workflow_id, reason))
         self.executions[workflow_id]["status"] = "TERMINATED"
 
     async def delete_workflow_def(self, name, version):
+        self._fail("delete", name, version)
         await super().delete_workflow_def(name, version)
         self.deleted.append((name, version))
 
     async def running_counts_by_version(self, name):
         """Per version, as the real client answers: only versions with running executions appear."""
         self._check()
+        self._fail("counts", name)
         return {version: count for version, count in sorted(self.running.get(name, {}).items()) if count}
 
     def workers_poll(self, now, *task_types):
@@ -249,6 +265,7 @@ async def test_parallel_migration_gates_cuts_over_drains_and_retires(runtime, co
     assert m.status["gates"][1]["passed"] is True
     assert conditions(outcome)["GatesPassed"][0] == "True"
     assert m.status["phase"] == "CuttingOver"
+    assert m.status["released"] == TARGET
     assert ("order", 2) not in conductor.workflows, "the plan releases the target; the WorkflowDefinition registers"
 
     # The plan (with cutoverAt, as FakeKube.plans now holds it) releases the target: v2 is registered.
@@ -265,10 +282,12 @@ async def test_parallel_migration_gates_cuts_over_drains_and_retires(runtime, co
     assert conditions(outcome)["CutOver"] == ("True", "TargetRegistered")
     assert conditions(outcome)["Drained"][0] == "False"
     assert conditions(outcome)["Ready"][0] == "True", "healthyWhen Accepted: ready while draining"
+    assert conditions(outcome)["Reconciling"][0] == "False", "and done as kstatus reads it"
     assert m.status["versions"] == [{"version": 1, "running": 2, "readAt": now},
                                     {"version": 2, "running": 1, "readAt": now}]
     assert m.status["running"] == {"old": 2, "target": 1, "readAt": now}
     assert m.status["drain"]["since"] == now
+    assert conductor.definition_listings == 0, "definitions pinning an old version are read only while retiring"
 
     # v1 reads zero; three readings are not enough while the grace period (90s) has not passed.
     conductor.running["order"] = {1: 0, 2: 1}
@@ -299,6 +318,7 @@ async def test_parallel_migration_gates_cuts_over_drains_and_retires(runtime, co
     assert conductor.deleted == [("order", 1)]
     assert ("order", 1) not in conductor.workflows and ("order", 2) in conductor.workflows
     assert m.status["retiredVersions"] == [1]
+    assert conductor.definition_listings > 0
 
     outcome = await m.step()
     assert m.status["phase"] == "Completed"
@@ -313,9 +333,11 @@ async def test_parallel_migration_gates_cuts_over_drains_and_retires(runtime, co
     assert all(reason in posted for reason in expected), f"{expected} in this order within {m.events}"
 
     # Settled: another reconcile changes nothing in Conductor and posts nothing.
+    listings = conductor.definition_listings
     outcome = await m.step()
     assert m.status["phase"] == "Completed" and outcome.events == []
     assert conductor.workflows == {("order", 2): V2}
+    assert conductor.definition_listings == listings
 
 
 # ---- 2. retirement is guarded ---------------------------------------------------------------------
@@ -336,12 +358,13 @@ async def test_retirement_waits_for_pinning_definitions_and_goes_back_to_drainin
 
     # retireAfter passes: the pin holds v1 in Conductor, and status says why.
     for _ in range(3):
-        await m.step()
+        outcome = await m.step()
         assert m.status["phase"] == "Retiring"
         assert ("order", 1) in conductor.workflows and conductor.deleted == []
         assert m.status.get("retiredVersions", []) == []
-        assert "parent v3" in m.status["message"] and "pinned sub-workflow" in m.status["message"]
-        assert "waiting to retire workflow order v1" in m.status["message"]
+        assert m.status["message"] == "waiting to retire: v1 is pinned as a sub-workflow by parent v3"
+        assert conditions(outcome)["Warning"] == ("True", "RetirementBlocked")
+        assert conditions(outcome)["Ready"] == ("True", "Retiring")
 
     # A pinned caller starts v1 again: back to Draining, nothing deleted, the drain starts over.
     conductor.running["order"] = {1: 1}
@@ -520,3 +543,294 @@ async def test_a_refused_check_workflow_fails_the_plan(runtime, conductor, clock
     assert "cutoverAt" not in m.status
     held = await m.reconcile_target()
     assert conditions(held)["Registered"] == ("False", "AwaitingActivation")
+
+
+# ---- 8. what restarts the gates in the shell --------------------------------------------------------
+
+def respec(m: Migration, **spec_changes):
+    """A spec change as the API server makes it: the spec replaced, the generation bumped."""
+    m.plan["spec"].update(copy.deepcopy(spec_changes))
+    m.plan["metadata"]["generation"] += 1
+
+
+async def test_pausing_keeps_a_running_check_workflow_and_a_changed_expected_output_runs_it_again(
+        runtime, conductor, clock):
+    m = Migration(runtime, conductor, clock)
+    conductor.workers_poll(clock(), "validate", "charge")
+    await m.step(after=0)
+    assert m.status["gates"][1]["executionId"] == "exec-1"
+    checked = m.status["gatesCheckedSpec"]
+
+    respec(m, paused=True)
+    outcome = await m.step()
+    assert m.status["message"] == "held in Gating by spec.paused; nothing moves until it is false"
+    assert conditions(outcome)["Ready"] == ("False", "Paused")
+    respec(m, paused=False, healthyWhen="Completed")
+    await m.step()
+    assert len(conductor.start_attempts) == 1 and conductor.terminated == []
+    assert m.status["gates"][1]["executionId"] == "exec-1" and m.status["gatesCheckedSpec"] == checked
+
+    respec(m, gates={"workersSeenWithin": "5m",
+                           "workflows": [{**GATE, "expectedOutput": {"approved": True, "currency": "EUR"}}]})
+    outcome = await m.step()
+    assert [execution for execution, _ in conductor.terminated] == ["exec-1"]
+    assert "spec changed" in conductor.terminated[0][1]
+    assert len(conductor.started) == 2 and m.status["gates"][1]["executionId"] == "exec-2"
+    assert m.status["gatesCheckedSpec"] != checked
+    assert m.status["phase"] == "Gating" and "cutoverAt" not in m.status
+
+    # exec-1's output would have passed the old expectation; only exec-2 counts now
+    conductor.executions["exec-1"].update(status="COMPLETED", output={"approved": True})
+    conductor.executions["exec-2"].update(status="COMPLETED", output={"approved": True, "currency": "EUR"})
+    await m.step()
+    assert m.status["cutoverAt"] == format_time(clock()) and m.status["released"] == TARGET
+
+
+# ---- 9. each action on its own ----------------------------------------------------------------------
+
+async def test_a_check_workflow_that_cannot_be_started_now_keeps_the_others_and_is_started_later(
+        runtime, conductor, clock):
+    conductor.workflows[("smoke", 1)] = {"name": "smoke", "version": 1, "tasks": []}
+    m = Migration(runtime, conductor, clock,
+                  gates={"workersSeenWithin": "5m", "workflows": [{"name": "smoke"}, copy.deepcopy(GATE)]})
+    conductor.workers_poll(clock(), "validate", "charge")
+    conductor.fail[("start", "smoke")] = Unavailable(status=503, message="smoke queue unavailable")
+
+    outcome = await m.step(after=0, attempt=1)
+    gates = {g["name"]: g for g in m.status["gates"]}
+    assert gates["order"]["executionId"] == "exec-1", "the check that started is recorded"
+    assert "executionId" not in gates["smoke"] and not gates["smoke"]["passed"]
+    assert gates["smoke"]["reason"] == "GateRunning", "not a failed gate: it is started again"
+    assert m.status["phase"] == "Gating"
+    assert m.status["message"].endswith("; Conductor failed: StartGate smoke: smoke queue unavailable")
+    assert outcome.retry_after == SETTINGS.retry_delay(1)
+    assert "smoke queue unavailable" in outcome.message
+    assert "GateStarted" in m.events
+
+    del conductor.fail[("start", "smoke")]
+    outcome = await m.step()
+    assert [(s["name"], s["correlation_id"].rsplit("/", 1)[1]) for s in conductor.started] == [
+        ("order", "order"), ("smoke", "smoke")], "order is not started twice"
+    assert {g["name"]: g.get("executionId") for g in m.status["gates"]} == {
+        "Workers": None, "smoke": "exec-2", "order": "exec-1"}
+    assert outcome.retry_after is None and "Conductor failed" not in m.status["message"]
+
+
+async def test_a_version_that_cannot_be_deleted_now_is_retried_while_the_others_are_retired(
+        runtime, conductor, clock):
+    conductor.workflows[("order", 2)] = {**copy.deepcopy(V1), "version": 2}
+    m = Migration(runtime, conductor, clock)
+    m.target["spec"]["version"] = 3  # order-v3 over v1 and v2
+    await m.to_draining()
+    assert m.status["verdict"]["fromVersions"] == [1, 2]
+    conductor.running["order"] = {}
+    for _ in range(4):
+        await m.step()
+    assert m.status["phase"] == "Retiring"
+    await m.step()
+    assert conductor.deleted == []
+
+    conductor.fail[("delete", "order", 1)] = Unavailable(status=None, message="connection reset")
+    outcome = await m.step(attempt=0)
+    assert conductor.deleted == [("order", 2)]
+    assert m.status["retiredVersions"] == [2], "the deletion that succeeded is recorded"
+    assert m.status["phase"] == "Retiring"
+    assert m.status["message"] == "retiring v1, v2 from Conductor; Conductor failed: Retire 1: connection reset"
+    assert outcome.retry_after == SETTINGS.retry_delay(0)
+    assert [e.message for e in outcome.events if e.reason == "Retired"] == [
+        "retired workflow order v2 from Conductor"]
+
+    del conductor.fail[("delete", "order", 1)]
+    await m.step()
+    assert conductor.deleted == [("order", 2), ("order", 1)]
+    assert m.status["retiredVersions"] == [1, 2]
+    outcome = await m.step()
+    assert m.status["phase"] == "Completed" and m.status["message"] == "order runs on v3; retired v1, v2"
+    assert conditions(outcome)["Ready"] == ("True", "Completed")
+
+
+async def test_an_unknown_count_while_retiring_retires_nothing(runtime, conductor, clock):
+    """The real client raises Unavailable when Conductor could not load some running executions."""
+    m = Migration(runtime, conductor, clock)
+    await m.to_draining()
+    conductor.running["order"] = {}
+    for _ in range(5):
+        await m.step()
+    assert m.status["phase"] == "Retiring" and conductor.deleted == []
+    conductor.fail[("counts", "order")] = Unavailable(status=None, message="could not read 1 running execution")
+    for attempt in range(3):
+        outcome = await m.step(attempt=attempt)
+        assert conditions(outcome)["Reconciling"] == ("True", "ConductorUnavailable")
+        assert outcome.retry_after == SETTINGS.retry_delay(attempt)
+        assert m.status["phase"] == "Retiring" and conductor.deleted == []
+    del conductor.fail[("counts", "order")]
+    await m.step()
+    assert conductor.deleted == [("order", 1)]
+
+
+# ---- 10. a timer with a body from before the last status write --------------------------------------
+
+def deliver_onto(obj, handled, outcome):
+    """As kopf does: the patch is computed against the body the handler was given and applied to the object."""
+    current = handled.get("status") or {}
+    patch = {key: value for key, value in outcome.status.items() if current.get(key) != value}
+    obj["status"] = merge_patch(obj.get("status") or {}, patch)
+
+
+async def test_a_timer_with_a_stale_body_plans_from_the_status_the_last_reconcile_wrote(runtime, conductor, clock):
+    m = Migration(runtime, conductor, clock)
+    conductor.workers_poll(clock(), "validate", "charge")
+    stale = copy.deepcopy(m.plan)  # the body both handlers hold: kopf has not applied the first status yet
+
+    first = await reconcile_plan(runtime, copy.deepcopy(stale))
+    assert len(conductor.start_attempts) == 1
+    clock.advance(1)
+    second = await reconcile_plan(runtime, copy.deepcopy(stale))
+    assert len(conductor.start_attempts) == 1, "the check workflow is started only once"
+    assert second.status["gates"][1]["executionId"] == "exec-1"
+    assert second.status["gates"][1]["startedAt"] == first.status["gates"][1]["startedAt"]
+    assert second.events == []
+
+    deliver_onto(m.plan, stale, first)
+    deliver_onto(m.plan, stale, second)
+    assert m.status["gates"][1]["executionId"] == "exec-1"
+
+    # once the body shows what was written, it is planned from as it is
+    conductor.executions["exec-1"].update(status="COMPLETED", output={"approved": True})
+    await m.step()
+    assert m.status["cutoverAt"] == format_time(clock()) and len(conductor.start_attempts) == 1
+
+
+async def test_a_status_changed_since_the_last_write_is_planned_from_as_it_is(runtime, conductor, clock):
+    m = Migration(runtime, conductor, clock)
+    conductor.workers_poll(clock(), "validate", "charge")
+    await m.step(after=0)
+    assert m.status["gates"][1]["executionId"] == "exec-1"
+    m.plan["status"] = {**m.status, "gates": []}  # edited by someone else: the object is the truth
+    await m.step()
+    assert len(conductor.started) == 2 and m.status["gates"][1]["executionId"] == "exec-2"
+
+
+# ---- 11. plans work on their own cluster --------------------------------------------------------------
+
+def released_plan(*, cluster=None, retired=()):
+    plan = plan_body(**({"clusterRef": {"name": cluster}} if cluster else {}))
+    plan["status"] = {"phase": "Draining", "cutoverAt": "2026-11-24T11:00:00Z", "released": TARGET,
+                      "retiredVersions": list(retired),
+                      "verdict": {"level": "Safe", "fromVersions": [1], "toVersion": 2}}
+    return plan
+
+
+@pytest.mark.parametrize(("plan_cluster", "definition_cluster", "released"), [
+    ("staging", None, False),
+    (None, "staging", False),
+    (None, None, True),
+    ("default", None, True),
+    (None, "default", True),
+    ("staging", "staging", True),
+])
+async def test_a_plan_on_another_cluster_does_not_release_a_workflow_definition(
+        runtime, conductor, clock, plan_cluster, definition_cluster, released):
+    runtime.kube.clusters[(NS, "staging")] = {"metadata": {"name": "staging", "namespace": NS},
+                                              "spec": {"url": "http://staging:8080"}}
+    runtime.kube.plans[NS] = [released_plan(cluster=plan_cluster)]
+    target = definition_body(TARGET, 2, V2_BODY, uid="uid-v2")
+    if definition_cluster:
+        target["spec"]["clusterRef"] = {"name": definition_cluster}
+    outcome = await runtime.reconcile_workflow(target, due_only=False)
+    if released:
+        assert conditions(outcome)["Registered"] == ("True", "Registered")
+        assert conductor.workflows[("order", 2)] == V2
+    else:
+        assert conditions(outcome)["Registered"] == ("False", "AwaitingActivation")
+        assert ("order", 2) not in conductor.workflows and conductor.registrations == 0
+
+
+async def test_a_version_retired_on_another_cluster_is_registered_here(runtime, conductor, clock):
+    del conductor.workflows[("order", 1)]
+    runtime.kube.plans[NS] = [released_plan(cluster="staging", retired=[1])]
+    v1 = definition_body("order-v1", 1, {"tasks": V1["tasks"]}, uid="uid-v1", activation="Immediate")
+    outcome = await runtime.reconcile_workflow(v1, due_only=False)
+    assert conditions(outcome)["Registered"] == ("True", "Registered")
+    assert ("order", 1) in conductor.workflows
+
+
+# ---- 12. after the cutover the plan follows the released target ---------------------------------------
+
+async def test_a_target_that_is_not_in_sync_is_not_cut_over_to(runtime, conductor, clock):
+    m = Migration(runtime, conductor, clock)
+    conductor.workers_poll(clock(), "validate", "charge")
+    await m.step(after=0)
+    conductor.executions["exec-1"].update(status="COMPLETED", output={"approved": True})
+    await m.step()
+    await m.reconcile_target()
+    ready = next(c for c in m.target["status"]["conditions"] if c["type"] == "Ready")
+    ready["status"] = "False"  # registered once, out of sync now (drift, a refused update)
+    await m.step()
+    assert m.status["phase"] == "CuttingOver"
+    ready["status"] = "True"
+    await m.step()
+    assert m.status["phase"] == "Draining"
+
+
+async def test_spec_to_changed_after_the_cutover_releases_nothing_new_and_drains_the_released_version(
+        runtime, conductor, clock):
+    m = Migration(runtime, conductor, clock)
+    await m.to_draining()
+    v3 = definition_body("order-v3", 3, V2_BODY, uid="uid-v3")
+    runtime.kube.workflow_definitions[(NS, "order-v3")] = v3
+    respec(m, to={"workflowDefinitionRef": {"name": "order-v3"}})
+    outcome = await m.step()
+    assert m.status["phase"] == "Draining" and m.status["released"] == TARGET
+    assert m.status["verdict"]["toVersion"] == 2
+    assert "spec.to names order-v3, but the plan released order-v2" in message(outcome, "Warning")
+
+    held = await runtime.reconcile_workflow(v3, due_only=False)
+    assert conditions(held)["Registered"] == ("False", "AwaitingActivation"), "the plan released order-v2 only"
+    assert ("order", 3) not in conductor.workflows
+    kept = await m.reconcile_target()
+    assert conditions(kept)["Registered"] == ("True", "Registered")
+
+    conductor.running["order"] = {2: 1}
+    for _ in range(5):
+        await m.step()
+    assert m.status["phase"] == "Retiring" and m.status["running"] == {
+        "old": 0, "target": 1, "readAt": format_time(clock())}
+
+
+async def test_spec_to_changed_after_the_cutover_warns_of_the_change_not_of_a_gone_target(
+        runtime, conductor, clock):
+    """order-v2 still exists: the Warning must say spec.to changed, not that the released target is gone."""
+    m = Migration(runtime, conductor, clock)
+    await m.to_draining()
+    runtime.kube.workflow_definitions[(NS, "order-v3")] = definition_body("order-v3", 3, V2_BODY, uid="uid-v3")
+    respec(m, to={"workflowDefinitionRef": {"name": "order-v3"}})
+    outcome = await m.step()
+    assert conditions(outcome)["Warning"] == ("True", "TargetChangedAfterCutover")
+    assert "is gone" not in message(outcome, "Warning"), message(outcome, "Warning")
+
+
+async def test_a_released_target_deleted_after_the_cutover_is_a_warning_and_the_plan_drains_and_retires(
+        runtime, conductor, clock):
+    m = Migration(runtime, conductor, clock)
+    await m.to_draining()
+    del runtime.kube.workflow_definitions[(NS, TARGET)]  # v2 stays in Conductor (policy Retain)
+    conductor.running["order"] = {}
+    outcome = await m.step()
+    assert m.status["phase"] == "Draining", "not Pending: the plan cut over already"
+    assert conditions(outcome)["Warning"] == ("True", "TargetGone")
+    assert f"WorkflowDefinition {TARGET} is gone" in message(outcome, "Warning")
+    for _ in range(8):
+        await m.step()
+    assert m.status["drain"].get("zeroReadings", 0) >= 3, f"the drain is counted: {m.status.get('message')}"
+    assert conductor.deleted == [("order", 1)] and m.status["phase"] == "Completed"
+
+
+# ---- 13. check names are unique -----------------------------------------------------------------------
+
+async def test_check_workflows_with_the_same_name_are_an_invalid_spec(runtime, conductor, clock):
+    m = Migration(runtime, conductor, clock, gates={"workflows": [copy.deepcopy(GATE), {"name": "order"}]})
+    outcome = await m.step(after=0)
+    assert conditions(outcome)["Stalled"] == ("True", "InvalidSpec")
+    assert "repeated: order" in message(outcome, "Stalled")
+    assert conductor.start_attempts == []

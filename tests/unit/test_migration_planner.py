@@ -2,6 +2,9 @@
 
 Each test builds a spec with MigrationPlan.from_body, an observation and a fixed clock, and feeds the
 returned status back in as the shell does (status.observedGeneration set between steps). No I/O.
+
+The gates start over when the digest of what they check (spec.from, to, strategy, gates) changes, not
+on every new generation; after the cutover the plan follows the WorkflowDefinition it released.
 """
 
 from datetime import UTC, datetime, timedelta
@@ -16,13 +19,16 @@ from conductor_operator.domain.migrations import (
     TargetView,
     counts_due,
     definition_hold,
+    gates_digest,
     output_mismatches,
     plan_migration,
     plans_releasing,
     plans_retiring,
     record_retirement,
+    same_cluster,
     simple_task_types,
 )
+from pydantic import ValidationError
 
 T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 GEN = 1
@@ -75,14 +81,15 @@ def make_target(*, version=3, definition=_DEFAULT, registered=False, activation=
 
 
 def observe(*, now=T0, target=_DEFAULT, registered=(1, 2), old=_DEFAULT, counts=None, polls=_DEFAULT,
-            executions=None):
-    """What the shell observes; by default every SIMPLE task type of the target was polled a minute ago."""
+            executions=None, referrers=None):
+    """What the shell observes; by default every SIMPLE task type of the target was polled a minute ago.
+    ``referrers`` ({version: [definitions pinning it]}) is what the shell reads while the plan retires."""
     target = make_target() if target is _DEFAULT else target
     if polls is _DEFAULT:
         polls = ({t: now - timedelta(minutes=1) for t in simple_task_types(target.definition)}
                  if target is not None and target.definition is not None else None)
     return PlanObservation(target, tuple(registered), OLD if old is _DEFAULT else old, counts, polls,
-                           executions or {})
+                           executions or {}, referrers)
 
 
 class Walk:
@@ -109,7 +116,7 @@ class Walk:
                              for g in self.status.gates]
 
     def respec(self, **spec):
-        """A changed spec: a new metadata.generation."""
+        """A changed spec: a new metadata.generation (whether the gates start over is the digest's to say)."""
         self.spec = make_spec(**spec)
         self.generation += 1
 
@@ -432,7 +439,7 @@ def test_a_check_workflow_running_past_its_timeout_is_terminated_and_fails_the_p
     assert "did not complete within 5m" in late.status.message
 
 
-def test_a_new_generation_after_a_failure_starts_over():
+def test_a_change_of_what_the_gates_check_after_a_failure_starts_over():
     walk = gated()
     walk.step(T0)
     walk.started(WORKFLOW, "e1")
@@ -447,7 +454,7 @@ def test_a_new_generation_after_a_failure_starts_over():
 
 
 def test_a_started_check_workflow_is_not_forgotten_while_workers_are_missing():
-    """A check workflow runs once per spec generation, even if a worker stops polling meanwhile."""
+    """A check workflow runs once per checked spec, even if a worker stops polling meanwhile."""
     walk = gated()
     walk.step(T0)
     walk.started(WORKFLOW, "e1")
@@ -457,6 +464,144 @@ def test_a_started_check_workflow_is_not_forgotten_while_workers_are_missing():
     back = walk.step(at(120), executions={"e1": {"status": "RUNNING"}})
     assert ActionKind.START_GATE not in kinds(back), "e1 is still running: no second execution"
     assert [g.execution_id for g in back.status.gates if g.name == WORKFLOW] == ["e1"]
+
+
+# ---- when the gates start over ----------------------------------------------------------------------
+
+def test_the_digest_covers_what_the_gates_check_and_nothing_else():
+    base = make_spec(gates={"workflows": [GATE]})
+    same = [{"paused": True}, {"healthyWhen": "Completed"}, {"drainDetection": {"interval": "1m"}}]
+    other = [{"from": {"versions": [1]}}, {"to": {"workflowDefinitionRef": {"name": "orders-v4"}}},
+             {"dryRun": True}, {"clusterRef": {"name": "other"}},
+             {"strategy": {"parallel": {"retireOldVersions": False}}},
+             {"gates": {"workflows": [{**GATE, "expectedOutput": {"ok": False}}]}},
+             {"gates": {"workflows": [GATE], "requireWorkers": False}}]
+    for change in same:
+        assert gates_digest(make_spec(**{"gates": {"workflows": [GATE]}, **change})) == gates_digest(base), change
+    for change in other:
+        assert gates_digest(make_spec(**{"gates": {"workflows": [GATE]}, **change})) != gates_digest(base), change
+
+
+def test_the_checked_spec_is_recorded_with_the_gates():
+    walk = gated()
+    step = walk.step(T0)
+    assert step.status.gates_checked_spec == gates_digest(walk.spec)
+
+
+def running_gate() -> Walk:
+    """A check workflow e1 started at T0 and running at T0+60s."""
+    walk = gated()
+    walk.step(T0)
+    walk.started(WORKFLOW, "e1")
+    assert walk.step(at(60), executions={"e1": {"status": "RUNNING"}}).status.phase == "Gating"
+    return walk
+
+
+@pytest.mark.parametrize("change", [{"paused": False}, {"healthyWhen": "Completed"},
+                                    {"drainDetection": {"gracePeriod": "5m"}}],
+                         ids=["paused-toggled", "healthy-when", "drain-detection"])
+def test_a_new_generation_that_changes_nothing_the_gates_check_keeps_them(change):
+    walk = running_gate()
+    if "paused" in change:
+        walk.respec(gates={"workflows": [GATE]}, paused=True)
+        paused = walk.step(at(90), executions={"e1": {"status": "RUNNING"}})
+        assert paused.actions == [] and paused.status.phase == "Gating"
+        assert paused.status.message.startswith("held in Gating by spec.paused")
+    walk.respec(gates={"workflows": [GATE]}, **change)
+    step = walk.step(at(120), executions={"e1": {"status": "RUNNING"}})
+    assert step.actions == [], "no second execution, and e1 is not terminated"
+    assert [(g.name, g.execution_id) for g in step.status.gates] == [("Workers", None), (WORKFLOW, "e1")]
+    assert step.status.gates[1].started_at == format_time(T0), "the timeout still counts from the first start"
+    done = walk.step(at(180), executions={"e1": {"status": "COMPLETED", "output": {"ok": True}}})
+    assert done.status.cutover_at == format_time(at(180))
+
+
+def test_a_changed_expected_output_terminates_the_running_check_and_starts_it_again():
+    walk = running_gate()
+    walk.respec(gates={"workflows": [{**GATE, "expectedOutput": {"ok": True, "mode": "full"}}]})
+    step = walk.step(at(120), executions={"e1": {"status": "RUNNING"}})
+    assert [(a.kind, a.execution_id) for a in step.actions] == [(ActionKind.TERMINATE_GATE, "e1"),
+                                                                 (ActionKind.START_GATE, None)]
+    assert step.actions[1].gate.expected_output == {"ok": True, "mode": "full"}
+    assert [(g.name, g.execution_id, g.reason) for g in step.status.gates] == [
+        ("Workers", None, "WorkersPolling"), (WORKFLOW, None, "GateRunning")]
+    assert step.status.gates[1].started_at == format_time(at(120))
+    assert step.status.gates_checked_spec == gates_digest(walk.spec)
+    # e1's result no longer counts: only the new execution can pass the gate
+    walk.started(WORKFLOW, "e2")
+    stale = walk.step(at(150), executions={"e2": {"status": "RUNNING"}})
+    assert stale.status.cutover_at is None and stale.actions == []
+
+
+def test_a_passed_check_workflow_is_run_again_when_the_gates_change():
+    walk = gated({"name": "smoke"}, {"name": "load"})
+    walk.step(T0)
+    walk.started("smoke", "s1")
+    walk.started("load", "l1")
+    walk.step(at(60), executions={"s1": {"status": "COMPLETED"}, "l1": {"status": "RUNNING"}})
+    walk.respec(gates={"workflows": [{"name": "smoke"}, {"name": "load", "timeout": "10m"}]})
+    step = walk.step(at(90), executions={"l1": {"status": "RUNNING"}})
+    assert [(a.kind, a.execution_id or a.gate.name) for a in step.actions] == [
+        (ActionKind.TERMINATE_GATE, "l1"), (ActionKind.START_GATE, "smoke"), (ActionKind.START_GATE, "load")]
+    assert not any(g.passed for g in step.status.gates if g.name != "Workers")
+
+
+def test_a_failed_plan_stays_failed_when_only_pause_changes():
+    walk = gated()
+    walk.step(T0)
+    walk.started(WORKFLOW, "e1")
+    walk.step(at(60), executions={"e1": {"status": "FAILED"}})
+    walk.respec(gates={"workflows": [GATE]}, paused=True)
+    walk.step(at(90))
+    walk.respec(gates={"workflows": [GATE]})
+    step = walk.step(at(120))
+    assert step.status.phase == "Failed" and step.actions == []
+    assert conditions(step)["Stalled"] == ("True", "GateFailed")
+
+
+def test_turning_a_dry_run_on_does_not_lose_a_running_check_workflow():
+    """dryRun is not in the digest: switching it on keeps the gates; the running e1 must not be dropped
+    untracked and unterminated, to be started a second time when the dry run ends."""
+    walk = running_gate()
+    walk.respec(gates={"workflows": [GATE]}, dryRun=True)
+    dry = walk.step(at(90), executions={"e1": {"status": "RUNNING"}})
+    assert dry.status.phase == "DryRun"
+    terminated = [(a.kind, a.execution_id) for a in dry.actions] == [(ActionKind.TERMINATE_GATE, "e1")]
+    walk.respec(gates={"workflows": [GATE]})
+    back = walk.step(at(120), executions={"e1": {"status": "RUNNING"}})
+    tracked = ActionKind.START_GATE not in kinds(back) and \
+        [g.execution_id for g in back.status.gates if g.name == WORKFLOW] == ["e1"]
+    assert terminated or tracked, "e1 was neither terminated nor kept: it runs on, forgotten, beside a second start"
+
+
+def test_another_cluster_before_the_cutover_starts_the_gates_over():
+    """A check that passed on one ConductorCluster says nothing about another: spec.clusterRef is what the
+    gates run against, like spec.to."""
+    walk = gated({"name": "smoke"}, {"name": "load"})
+    walk.step(T0)
+    walk.started("smoke", "s1")
+    walk.started("load", "l1")
+    walk.step(at(60), executions={"s1": {"status": "COMPLETED"}, "l1": {"status": "RUNNING"}})
+    walk.respec(gates={"workflows": [{"name": "smoke"}, {"name": "load"}]}, clusterRef={"name": "staging"})
+    step = walk.step(at(90), executions={"l1": {"status": "COMPLETED"}})
+    assert step.status.cutover_at is None, "smoke passed on the other cluster only"
+    assert sorted(a.gate.name for a in step.actions if a.kind is ActionKind.START_GATE) == ["load", "smoke"]
+
+
+@pytest.mark.parametrize("request_", ["promote", "abort", "rollback"])
+def test_requests_are_not_acted_on_and_say_so(request_):
+    walk = Walk(make_spec(requests={request_: "token-1"}))
+    step = walk.step(T0)
+    assert conditions(step)["Warning"] == ("True", "RequestsNotImplemented")
+    assert step.status.cutover_at == format_time(T0), "the plan goes on as without the request"
+    assert conditions(Walk().step(T0))["Warning"] == ("False", "NoWarnings")
+
+
+def test_check_workflow_names_are_unique():
+    with pytest.raises(ValidationError, match="repeated: smoke"):
+        make_spec(gates={"workflows": [{"name": "smoke"}, {"name": "load"}, {"name": "smoke", "version": 2}]})
+    assert [g.name for g in make_spec(gates={"workflows": [{"name": "smoke"}, {"name": "load"}]}).gates.workflows] \
+        == ["smoke", "load"]
 
 
 # ---- dry run ----------------------------------------------------------------------------------------
@@ -519,7 +664,7 @@ def test_paused_before_the_cutover_holds_in_gating_although_everything_passes():
     assert conditions(step)["Reconciling"] == ("False", "Idle")
     assert conditions(step)["Ready"] == ("False", "Paused")
     assert conditions(step)["Stalled"][0] == "False"
-    assert "paused in Gating" in step.status.message
+    assert step.status.message == "held in Gating by spec.paused; nothing moves until it is false"
 
 
 @pytest.mark.parametrize(("healthy_when", "ready"), [("Accepted", "True"), ("Completed", "False")])
@@ -534,15 +679,30 @@ def test_paused_while_draining_stays_draining(healthy_when, ready):
         assert step.actions == [] and step.status.drain.drained_at is None
 
 
-def test_paused_while_retiring_retires_nothing():
+@pytest.mark.parametrize(("held_by", "field"), [({"paused": True}, "spec.paused"), ({"dryRun": True}, "spec.dryRun")])
+def test_paused_or_dry_run_while_retiring_retires_nothing(held_by, field):
     walk = drained()
-    walk.respec(paused=True)
-    step = walk.registered_step(at(3600), counts=ZERO)
+    walk.respec(**held_by)
+    step = walk.registered_step(at(3600), counts=ZERO, referrers={})
     assert step.status.phase == "Retiring"
-    assert step.actions == []
+    assert step.actions == [] and step.status.retired_versions == []
+    assert step.status.message == f"held in Retiring by {field}; nothing moves until it is false"
     assert conditions(step)["Ready"] == ("True", "Paused")
+    assert step.status.planned_actions == []
     walk.respec()
-    assert kinds(walk.registered_step(at(3630), counts=ZERO)) == [ActionKind.RETIRE, ActionKind.RETIRE]
+    assert kinds(walk.registered_step(at(3630), counts=ZERO, referrers={})) == [ActionKind.RETIRE, ActionKind.RETIRE]
+
+
+def test_dry_run_after_the_cutover_holds_the_drain():
+    walk = draining()
+    walk.respec(dryRun=True)
+    for seconds in (30, 60, 90, 3600):
+        step = walk.registered_step(at(seconds), counts=ZERO)
+        assert step.status.phase == "Draining" and step.actions == []
+        assert step.status.message == "held in Draining by spec.dryRun; nothing moves until it is false"
+        assert step.status.drain.drained_at is None
+        assert step.status.cutover_at == format_time(T0), "a dry run after the cutover undoes nothing"
+    assert conditions(step)["CutOver"][0] == "True"
 
 
 def test_paused_after_completion_stays_completed():
@@ -578,7 +738,7 @@ def test_cutting_over_until_the_target_is_registered_then_draining():
     assert later.status.phase == "Draining" and later.events == [] and later.status.drain.since == format_time(at(10))
 
 
-def test_a_new_generation_after_the_cutover_does_not_run_the_gates_again():
+def test_a_change_of_the_gates_after_the_cutover_does_not_run_them_again():
     walk = gated()
     walk.step(T0)
     walk.started(WORKFLOW, "e1")
@@ -591,6 +751,108 @@ def test_a_new_generation_after_the_cutover_does_not_run_the_gates_again():
     assert [(g.name, g.passed) for g in step.status.gates] == [("Workers", True), (WORKFLOW, True)]
 
 
+def test_the_cutover_records_the_released_workflow_definition():
+    walk = Walk()
+    step = walk.step(T0)
+    assert step.status.cutover_at == format_time(T0) and step.status.released == TARGET
+    assert Walk(make_spec(gates={"workflows": [GATE]})).step(T0).status.released is None, "not before the gates"
+
+
+def other_target(resource="orders-v4", version=4, **kwargs):
+    return TargetView(resource, WORKFLOW, version, workflow("a", "b", "c", version=version), **kwargs)
+
+
+def test_after_the_cutover_the_plan_follows_the_released_target_whatever_spec_to_says():
+    walk = Walk()
+    walk.step(T0)
+    walk.respec(to={"workflowDefinitionRef": {"name": "orders-v4"}})
+    # the shell still sees the released resource, not yet registered: the plan waits for it, not for v4
+    waiting = walk.step(at(10), registered=(1, 2, 4))
+    assert waiting.status.phase == "CuttingOver" and waiting.actions == []
+    assert TARGET in waiting.status.message and "v3" in waiting.status.message
+    assert conditions(waiting)["Warning"] == ("True", "TargetChangedAfterCutover")
+    assert (f"spec.to names orders-v4, but the plan released {TARGET} at the cutover"
+            in cond(waiting, "Warning").message)
+    assert "is gone" not in cond(waiting, "Warning").message
+    cut = walk.registered_step(at(20))
+    assert cut.status.phase == "Draining" and cut.status.verdict.to_version == 3
+    assert cut.status.released == TARGET and cut.status.cutover_at == format_time(T0)
+    assert cut.status.verdict.from_versions == [1, 2] and cut.status.gates_checked_spec != gates_digest(walk.spec)
+    assert conditions(cut)["Warning"][1] == "TargetChangedAfterCutover"
+
+
+def test_the_released_target_counts_as_registered_only_when_its_resource_is_in_sync():
+    walk = Walk()
+    walk.step(T0)
+    # Conductor lists v3, but the resource is not Ready (registered=False): not cut over yet
+    step = walk.step(at(10), target=make_target(registered=False), registered=(1, 2, 3))
+    assert step.status.phase == "CuttingOver"
+    # the resource is in sync, but Conductor does not list v3 (yet)
+    step = walk.step(at(20), target=make_target(registered=True), registered=(1, 2))
+    assert step.status.phase == "CuttingOver"
+    assert walk.registered_step(at(30)).status.phase == "Draining"
+
+
+def test_another_resource_s_registration_says_nothing_about_the_released_one():
+    walk = Walk()
+    walk.step(T0)
+    walk.respec(to={"workflowDefinitionRef": {"name": "orders-v4"}})
+    # the resource seen is orders-v4 (not registered); Conductor lists the released v3: the plan drains
+    cut = walk.step(at(10), target=other_target(registered=False), registered=(1, 2, 3))
+    assert cut.status.phase == "Draining" and cut.status.verdict.to_version == 3
+
+
+def test_a_released_target_that_is_gone_is_a_warning_and_the_plan_goes_on_with_conductor_s_copy():
+    walk = draining()
+    gone = walk.step(at(30), target=None, registered=(1, 2, 3), counts=ZERO)
+    assert gone.status.phase == "Draining", "not Pending: the plan already cut over"
+    assert conditions(gone)["Warning"] == ("True", "TargetGone")
+    assert cond(gone, "Warning").message == (f"WorkflowDefinition {TARGET} is gone; the plan goes on with "
+                                             f"orders v3 as Conductor holds it")
+    assert conditions(gone)["Stalled"][0] == "False" and conditions(gone)["CutOver"][0] == "True"
+    for seconds in (60, 90):
+        step = walk.step(at(seconds), target=None, registered=(1, 2, 3), counts=ZERO)
+    assert step.status.phase == "Retiring" and step.status.drain.drained_at == format_time(at(90))
+    retire = walk.step(at(100), target=None, registered=(1, 2, 3), counts=ZERO, referrers={})
+    assert [(a.kind, a.version) for a in retire.actions] == [(ActionKind.RETIRE, 1), (ActionKind.RETIRE, 2)]
+
+
+def test_a_released_target_gone_before_conductor_lists_it_waits_in_cutting_over():
+    walk = Walk()
+    walk.step(T0)
+    step = walk.step(at(10), target=None, registered=(1, 2))
+    assert step.status.phase == "CuttingOver" and step.actions == []
+    assert conditions(step)["Warning"] == ("True", "TargetGone")
+    assert conditions(step)["Ready"] == ("False", "CuttingOver")
+    # Conductor lists it (registered before the resource went): the plan drains
+    assert walk.step(at(20), target=None, registered=(1, 2, 3)).status.phase == "Draining"
+
+
+def test_spec_to_changed_after_the_cutover_keeps_counting_and_draining_the_released_version():
+    walk = draining()
+    walk.respec(to={"workflowDefinitionRef": {"name": "orders-v4"}})
+    for seconds in (30, 60, 90):
+        step = walk.step(at(seconds), target=other_target(registered=True), registered=(1, 2, 3, 4),
+                         counts={1: 0, 2: 0, 3: 7, 4: 1})
+        assert step.status.verdict.to_version == 3 and step.status.verdict.from_versions == [1, 2]
+        assert (step.status.running.old, step.status.running.target) == (0, 7), "v3 is the target, not v4"
+        assert "spec.to names orders-v4, but the plan released orders-v3" in cond(step, "Warning").message
+        assert "orders v4 is registered above the target v3" in cond(step, "Warning").message
+    assert step.status.phase == "Retiring"
+    retire = walk.step(at(100), target=other_target(registered=True), registered=(1, 2, 3, 4),
+                       counts={1: 0, 2: 0, 3: 7}, referrers={})
+    assert [a.version for a in retire.actions] == [1, 2], "never v3, never v4"
+
+
+def test_a_released_plan_without_status_released_follows_spec_to():
+    """A plan cut over before status.released existed: the released target is spec.to's."""
+    walk = draining()
+    walk.status.released = None
+    step = walk.registered_step(at(30), counts=ZERO)
+    assert step.status.phase == "Draining"
+    assert conditions(step)["Warning"] == ("False", "NoWarnings")
+
+
 def test_paused_while_cutting_over_is_not_reconciling():
     walk = Walk()
     walk.step(T0)
@@ -601,15 +863,39 @@ def test_paused_while_cutting_over_is_not_reconciling():
     assert conditions(step)["Ready"][1] == "Paused"
 
 
-@pytest.mark.parametrize(("healthy_when", "ready"), [("Accepted", "True"), ("Completed", "False")])
-def test_ready_while_draining_follows_healthy_when(healthy_when, ready):
+HEALTHY_WHEN = [
+    # Accepted reads as done to kstatus (Ready, not Reconciling): a drain of days does not hold a sync.
+    ("Accepted", ("True", "Draining"), ("False", "Idle")),
+    ("Completed", ("False", "Draining"), ("True", "Draining")),
+]
+
+
+@pytest.mark.parametrize(("healthy_when", "ready", "reconciling"), HEALTHY_WHEN)
+def test_ready_while_draining_follows_healthy_when(healthy_when, ready, reconciling):
     walk = draining(make_spec(healthyWhen=healthy_when))
     step = walk.registered_step(at(30), counts={1: 4, 2: 0, 3: 1})
     assert step.status.phase == "Draining"
-    assert conditions(step)["Ready"] == (ready, "Draining")
-    assert conditions(step)["Reconciling"] == ("True", "Draining")
+    assert conditions(step)["Ready"] == ready
+    assert conditions(step)["Reconciling"] == reconciling
+    assert conditions(step)["Stalled"][0] == "False"
     assert conditions(step)["CutOver"][0] == "True"
     assert step.status.message.startswith("4 execution(s) still run on v1, v2")
+
+
+@pytest.mark.parametrize(("healthy_when", "ready", "reconciling"), HEALTHY_WHEN)
+def test_ready_while_retiring_follows_healthy_when(healthy_when, ready, reconciling):
+    walk = drained(make_spec(healthyWhen=healthy_when))
+    step = walk.registered_step(at(95), counts=ZERO, referrers={})
+    assert step.status.phase == "Retiring"
+    assert conditions(step)["Ready"] == (ready[0], "Retiring")
+    assert conditions(step)["Reconciling"] == (reconciling[0], "Retiring" if reconciling[0] == "True" else "Idle")
+
+
+@pytest.mark.parametrize("healthy_when", ["Accepted", "Completed"])
+def test_before_the_cutover_a_plan_is_never_ready(healthy_when):
+    step = Walk(make_spec(healthyWhen=healthy_when, gates={"workflows": [GATE]})).step(T0)
+    assert step.status.phase == "Gating"
+    assert conditions(step)["Ready"][0] == "False" and conditions(step)["Reconciling"][0] == "True"
 
 
 def test_drained_after_enough_zero_readings_spanning_the_grace_period():
@@ -686,17 +972,19 @@ def test_a_step_without_counts_does_not_stretch_the_run_of_zeros_over_the_grace_
 def test_retiring_waits_for_retire_after_then_retires_each_old_version_then_completes():
     walk = drained()
     assert walk.status.phase == "Retiring"
-    early = walk.registered_step(at(95))
+    early = walk.registered_step(at(95), counts=ZERO, referrers={})
     assert early.actions == [] and early.status.phase == "Retiring"
     assert format_time(at(100)) in early.status.message
-    due = walk.registered_step(at(100))
+    due = walk.registered_step(at(100), counts=ZERO, referrers={1: [], 2: []})
     assert [(a.kind, a.version) for a in due.actions] == [(ActionKind.RETIRE, 1), (ActionKind.RETIRE, 2)]
-    assert due.status.phase == "Retiring"
+    assert due.status.phase == "Retiring" and due.status.message == "retiring v1, v2 from Conductor"
     assert conditions(due)["Ready"] == ("True", "Retiring")
+    assert conditions(due)["Warning"] == ("False", "NoWarnings")
+    assert due.status.retired_versions == [], "the shell records a retirement once the version is deleted"
     for version in (2, 1):
         record_retirement(walk.status, version)
     assert walk.status.retired_versions == [1, 2]
-    done = walk.registered_step(at(110), registered=(3,))
+    done = walk.registered_step(at(110), registered=(3,), counts={3: 7}, referrers={})
     assert done.status.phase == "Completed" and done.actions == []
     assert conditions(done)["Ready"] == ("True", "Completed")
     assert conditions(done)["Reconciling"][0] == "False"
@@ -706,12 +994,55 @@ def test_retiring_waits_for_retire_after_then_retires_each_old_version_then_comp
     assert later.status.phase == "Completed" and later.actions == [] and later.events == []
 
 
-def test_a_version_held_by_the_shell_is_retired_again_alone():
+@pytest.mark.parametrize(("counts", "referrers"), [(None, {}), (ZERO, None), (None, None)],
+                         ids=["not-counted", "pins-not-read", "neither"])
+def test_retiring_waits_for_a_fresh_count_and_the_pins(counts, referrers):
     walk = drained()
-    walk.registered_step(at(100))
-    record_retirement(walk.status, 1)
-    again = walk.registered_step(at(110))
+    step = walk.registered_step(at(100), counts=counts, referrers=referrers)
+    assert step.status.phase == "Retiring" and step.actions == []
+    assert step.status.message == "retiring v1, v2 once counted afresh"
+    assert conditions(step)["Ready"] == ("True", "Retiring")
+    retired = walk.registered_step(at(101), counts=ZERO, referrers={})
+    assert [(a.kind, a.version) for a in retired.actions] == [(ActionKind.RETIRE, 1), (ActionKind.RETIRE, 2)]
+
+
+def test_a_version_whose_deletion_failed_is_retired_again_alone():
+    walk = drained()
+    walk.registered_step(at(100), counts=ZERO, referrers={})
+    record_retirement(walk.status, 1)  # the shell deleted v1; deleting v2 failed
+    again = walk.registered_step(at(110), counts=ZERO, referrers={})
     assert [(a.kind, a.version) for a in again.actions] == [(ActionKind.RETIRE, 2)]
+    assert again.status.message == "retiring v2 from Conductor"
+
+
+def test_a_pinned_version_is_not_retired_and_the_others_are():
+    walk = drained()
+    pins = {1: ["parent v3", "batch v1"], 2: []}
+    step = walk.registered_step(at(100), counts=ZERO, referrers=pins)
+    assert [(a.kind, a.version) for a in step.actions] == [(ActionKind.RETIRE, 2)]
+    assert step.status.phase == "Retiring"
+    assert step.status.message == "waiting to retire: v1 is pinned as a sub-workflow by batch v1, parent v3"
+    assert conditions(step)["Warning"] == ("True", "RetirementBlocked")
+    assert "v1 is pinned as a sub-workflow by batch v1, parent v3" in cond(step, "Warning").message
+    assert conditions(step)["Ready"] == ("True", "Retiring")
+    record_retirement(walk.status, 2)
+    held = walk.registered_step(at(130), counts=ZERO, referrers={1: ["parent v3"]})
+    assert held.actions == [] and held.status.phase == "Retiring"
+    assert held.status.message == "waiting to retire: v1 is pinned as a sub-workflow by parent v3"
+    freed = walk.registered_step(at(160), counts=ZERO, referrers={1: []})
+    assert [(a.kind, a.version) for a in freed.actions] == [(ActionKind.RETIRE, 1)]
+    assert conditions(freed)["Warning"] == ("False", "NoWarnings")
+
+
+def test_turning_retirement_off_while_retiring_completes_without_retiring():
+    walk = drained()
+    walk.respec(strategy={"parallel": {"retireOldVersions": False, "retireAfter": "10s"}})
+    done = walk.registered_step(at(100), counts=ZERO, referrers={})
+    assert done.status.phase == "Completed" and done.actions == []
+    assert done.status.retired_versions == []
+    assert done.status.message == "orders runs on v3"
+    assert [(e.reason, e.message) for e in done.events] == [("Completed", "nothing retired")]
+    assert conditions(done)["Ready"] == ("True", "Completed")
 
 
 @pytest.mark.parametrize("healthy_when", ["Accepted", "Completed"])
@@ -797,32 +1128,81 @@ def test_counts_due_without_a_running_summary():
     assert counts_due(MigrationPlanStatus(), timedelta(hours=1), T0)
 
 
+@pytest.mark.parametrize(("phase", "due"), [
+    ("Retiring", True),  # a version is deleted only on a fresh count
+    ("Completed", False),
+    ("Failed", False),
+    ("Draining", False),
+    ("Gating", False),
+])
+def test_counts_are_due_at_every_step_while_retiring_and_never_once_the_plan_ended(phase, due):
+    status = MigrationPlanStatus(phase=phase, running=RunningSummary(read_at=format_time(T0)))
+    assert counts_due(status, timedelta(seconds=30), at(1)) is due
+    ended = phase in ("Completed", "Failed")
+    assert counts_due(status, timedelta(seconds=30), at(3600)) is not ended
+    assert counts_due(MigrationPlanStatus(phase=phase), timedelta(seconds=30), at(1)) is not ended
+
+
 # ---- the Warning condition ---------------------------------------------------------------------------
 
-def test_a_target_below_the_highest_registered_version_is_a_warning():
-    step = Walk(make_spec(gates={"workflows": [GATE]})).step(T0, registered=(1, 2, 4))
+def test_a_target_below_the_highest_registered_version_stalls_before_the_cutover():
+    walk = Walk(make_spec(gates={"workflows": [GATE]}))
+    for seconds in (0, 60):
+        step = walk.step(at(seconds), registered=(1, 2, 4, 5))
+        assert step.status.phase == "Validating"
+        assert conditions(step)["Stalled"] == ("True", "TargetNotHighestVersion")
+        assert conditions(step)["Ready"][0] == "False" and conditions(step)["Reconciling"][0] == "False"
+        assert "v4, v5 is registered above the target v3" in step.status.message
+        assert "unpinned starts would go to v5" in step.status.message
+        assert step.actions == [] and step.status.gates == [] and step.status.cutover_at is None
+        assert step.status.verdict.from_versions == [1, 2], "the verdict is shown"
+    # the higher versions are retired: the plan goes on
+    step = walk.step(at(120), registered=(1, 2))
+    assert step.status.phase == "Gating" and kinds(step) == [ActionKind.START_GATE]
+    assert conditions(step)["Stalled"][0] == "False"
+
+
+def test_a_version_registered_above_the_target_after_the_cutover_is_a_warning():
+    walk = draining()
+    step = walk.step(at(30), target=make_target(registered=True), registered=(1, 2, 3, 4), counts={1: 1, 3: 1})
+    assert step.status.phase == "Draining"
     assert conditions(step)["Warning"] == ("True", "TargetNotHighestVersion")
-    assert "v4" in cond(step, "Warning").message
-    assert step.status.verdict.from_versions == [1, 2]
+    assert "unpinned starts go to v4, not to the target" in cond(step, "Warning").message
+    assert conditions(step)["Stalled"][0] == "False"
+    assert step.status.verdict.from_versions == [1, 2], "the versions moved from are those of the cutover"
 
 
 def test_the_warning_is_given_once_in_the_step_that_cuts_over():
-    step = Walk().step(T0, registered=(1, 2, 4))
-    assert step.status.cutover_at is not None
-    assert cond(step, "Warning").message.count("is registered above the target") == 1
+    target = make_target(registered=True, activation="Immediate")
+    step = Walk().step(T0, target=target, registered=(1, 2, 3))
+    assert step.status.cutover_at is not None and step.status.phase == "Draining"
+    assert conditions(step)["Warning"] == ("True", "TargetRegisteredBeforeGates")
+    assert cond(step, "Warning").message.count("before the gates passed") == 1
 
 
-@pytest.mark.parametrize(("activation", "registered", "warning"), [
-    ("Immediate", (1, 2, 3), ("True", "TargetRegisteredBeforeGates")),
-    ("Immediate", (1, 2), ("False", "NoWarnings")),
-    ("ByMigrationPlan", (1, 2, 3), ("False", "NoWarnings")),
+@pytest.mark.parametrize(("activation", "registered", "warning", "how"), [
+    ("Immediate", (1, 2, 3), ("True", "TargetRegisteredBeforeGates"),
+     f"set spec.activation: ByMigrationPlan on WorkflowDefinition {TARGET}"),
+    ("ByMigrationPlan", (1, 2, 3), ("True", "TargetRegisteredBeforeGates"),
+     "it was registered by something other than this plan"),
+    ("Immediate", (1, 2), ("False", "NoWarnings"), None),
+    ("ByMigrationPlan", (1, 2), ("False", "NoWarnings"), None),
 ])
-def test_a_target_registered_before_the_gates_is_a_warning(activation, registered, warning):
+def test_a_target_registered_before_the_gates_is_a_warning(activation, registered, warning, how):
     walk = Walk(make_spec(gates={"workflows": [GATE]}))
     step = walk.step(T0, target=make_target(activation=activation, registered=3 in registered),
                      registered=registered)
     assert step.status.phase == "Gating"
     assert conditions(step)["Warning"] == warning
+    if how:
+        assert cond(step, "Warning").message == (f"v3 is registered in Conductor before the gates passed, so they "
+                                                 f"cannot hold the cutover: {how}")
+
+
+def test_a_target_conductor_lists_is_registered_before_the_gates_even_if_the_resource_says_otherwise():
+    step = Walk(make_spec(gates={"workflows": [GATE]})).step(T0, target=make_target(registered=False),
+                                                             registered=(1, 2, 3))
+    assert conditions(step)["Warning"] == ("True", "TargetRegisteredBeforeGates")
 
 
 def test_an_immediate_target_is_no_warning_after_the_cutover():
@@ -836,12 +1216,16 @@ def test_an_immediate_target_is_no_warning_after_the_cutover():
 
 # ---- holding WorkflowDefinitions ---------------------------------------------------------------------
 
-def plan(name="move", *, target=TARGET, workflow_name=WORKFLOW, cutover=False, dry_run=False, retired=()):
+def plan(name="move", *, target=TARGET, workflow_name=WORKFLOW, cutover=False, released=None, dry_run=False,
+         retired=(), cluster=None):
     status = {"retiredVersions": list(retired)}
     if cutover:
         status["cutoverAt"] = format_time(T0)
+    if released:
+        status["released"] = released
+    extra = {"clusterRef": {"name": cluster}} if cluster else {}
     body = plan_body(status=status, workflowName=workflow_name, to={"workflowDefinitionRef": {"name": target}},
-                     dryRun=dry_run)
+                     dryRun=dry_run, **extra)
     body["metadata"]["name"] = name
     return MigrationPlan.from_body(body)
 
@@ -860,9 +1244,13 @@ RETIRED = {"Ready": ("True", "RetiredByMigrationPlan"), "Reconciling": ("False",
 @pytest.mark.parametrize(("plans", "kwargs", "expected"), [
     ((), {}, AWAITING),
     ((plan(),), {}, AWAITING),
-    ((plan(cutover=True, dry_run=True),), {}, AWAITING),
+    ((plan(dry_run=True),), {}, AWAITING),
     ((plan(cutover=True, target="orders-v4"),), {}, AWAITING),
+    ((plan(cutover=True, target="orders-v4", released="orders-v4"),), {}, AWAITING),
     ((plan(cutover=True),), {}, None),
+    ((plan(cutover=True, released=TARGET),), {}, None),
+    ((plan(cutover=True, target="orders-v4", released=TARGET),), {}, None),
+    ((plan(cutover=True, dry_run=True, released=TARGET),), {}, None),
     ((plan("other"), plan(cutover=True)), {}, None),
     ((), {"ever_registered": True}, None),
     ((), {"activation": "Immediate"}, None),
@@ -871,8 +1259,10 @@ RETIRED = {"Ready": ("True", "RetiredByMigrationPlan"), "Reconciling": ("False",
     ((plan(retired=[1], cutover=True),), {"version": 1}, RETIRED),
     ((plan(retired=[1], workflow_name="payments"),), {"version": 1, "activation": "Immediate"}, None),
     ((plan(retired=[1]),), {"version": 2, "activation": "Immediate"}, None),
-], ids=["no-plan", "plan-before-cutover", "dry-run-plan", "plan-for-another-resource", "released",
-        "released-by-one-of-two", "ever-registered", "immediate", "immediate-with-plan", "retired",
+], ids=["no-plan", "plan-before-cutover", "dry-run-plan", "plan-for-another-resource",
+        "released-another-resource", "released", "released-recorded", "released-then-spec-to-changed",
+        "released-then-dry-run", "released-by-one-of-two", "ever-registered", "immediate", "immediate-with-plan",
+        "retired",
         "retired-by-a-releasing-plan", "retired-in-another-workflow", "another-version-retired"])
 def test_definition_hold(plans, kwargs, expected):
     held = hold(*plans, **kwargs)
@@ -889,14 +1279,30 @@ def test_a_retired_hold_names_the_plans():
 
 
 def test_plans_releasing_and_retiring():
-    plans = [plan("a", cutover=True), plan("b"), plan("c", cutover=True, dry_run=True),
+    plans = [plan("a", cutover=True), plan("b"), plan("c", dry_run=True),
              plan("d", cutover=True, target="orders-v4"), plan("e", retired=[1, 2]),
-             plan("f", retired=[1], workflow_name="payments")]
-    assert plans_releasing(TARGET, plans) == ["a"]
-    assert plans_releasing("orders-v4", plans) == ["d"]
+             plan("f", retired=[1], workflow_name="payments"),
+             plan("g", cutover=True, target="orders-v5", released=TARGET),
+             plan("h", target="orders-v4", released="orders-v4")]
+    assert plans_releasing(TARGET, plans) == ["a", "g"], "status.released wins over a spec.to changed since"
+    assert plans_releasing("orders-v4", plans) == ["d"], "released only with a cutover"
+    assert plans_releasing("orders-v5", plans) == []
     assert plans_retiring(WORKFLOW, 1, plans) == ["e"]
     assert plans_retiring(WORKFLOW, 3, plans) == []
     assert plans_retiring("payments", 1, plans) == ["f"]
+
+
+def test_same_cluster_takes_the_plans_on_the_resource_s_cluster_the_default_standing_for_none():
+    plans = [plan("implicit"), plan("named-default", cluster="default"), plan("staging", cluster="staging")]
+
+    def names(kept):
+        return [p.metadata.name for p in kept]
+
+    assert names(same_cluster(plans, None, "default")) == ["implicit", "named-default"]
+    assert names(same_cluster(plans, "default", "default")) == ["implicit", "named-default"]
+    assert names(same_cluster(plans, "staging", "default")) == ["staging"]
+    assert names(same_cluster(plans, None, "staging")) == ["implicit", "staging"]
+    assert same_cluster(plans, "prod", "default") == []
 
 
 def test_record_retirement_keeps_the_versions_sorted_and_once():

@@ -205,9 +205,10 @@ def counts_due(status: MigrationPlanStatus, interval: timedelta, now: datetime) 
 
 
 def gates_digest(spec: MigrationPlanSpec) -> str:
-    """A digest of what the gates check (versions, strategy, gates): another value starts them over, while
-    pausing or other fields do not."""
-    checked = spec.model_dump(mode="json", by_alias=True, include={"from_", "to", "strategy", "gates"})
+    """A digest of what the gates check (the cluster, the versions, the strategy, the gates, whether it is a
+    dry run): another value starts them over, while pausing or other fields do not."""
+    checked = spec.model_dump(mode="json", by_alias=True,
+                              include={"cluster_ref", "from_", "to", "strategy", "gates", "dry_run"})
     return hashlib.sha256(json.dumps(checked, sort_keys=True).encode()).hexdigest()[:16]
 
 

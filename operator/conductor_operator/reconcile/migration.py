@@ -49,8 +49,7 @@ async def reconcile_plan(runtime: Runtime, body, *, attempt: int = 0) -> Outcome
         try:
             target = await _target_view(runtime, meta["namespace"], plan)
             client = await runtime.client_for(meta["namespace"], _cluster_name(plan))
-            observed = await _observe(runtime, client, plan, target, now) if target else \
-                plans.PlanObservation(None, tuple(await client.workflow_versions(plan.spec.workflow_name)))
+            observed = await _observe(runtime, client, plan, target, now)
         except UserError as exc:
             return _error(runtime, body, recorded, now, kstatus(False, exc.reason, exc.message, stalled=True),
                           defs.Event("Warning", exc.reason, exc.message))
@@ -71,7 +70,9 @@ async def reconcile_plan(runtime: Runtime, body, *, attempt: int = 0) -> Outcome
             retry_after = runtime.settings.retry_delay(attempt)
         written = step.status.to_dict()
         written.pop("conditions", None)
-        outcome = _conclude({**current, **_with_deletions(current, written)}, step.conditions, now, generation,
+        # Clear what the planner dropped from the object, and from the status planned from (when the body is stale).
+        written = _with_deletions(recorded, _with_deletions(current, written))
+        outcome = _conclude({**current, **written}, step.conditions, now, generation,
                             events=step.events, retry_after=retry_after, message=step.status.message or "")
         runtime.record_status(meta["uid"], current, outcome.status)
         return outcome
@@ -117,7 +118,9 @@ def _raw(body) -> dict:
 
 
 async def _target_view(runtime: Runtime, namespace: str, plan: MigrationPlan) -> plans.TargetView | None:
-    name = plan.spec.to.workflow_definition_ref.name
+    # After the cutover the plan follows the resource it released, whatever spec.to says now.
+    name = plan.status.released if plan.status.cutover_at and plan.status.released else \
+        plan.spec.to.workflow_definition_ref.name
     try:
         body = await runtime.kube.workflow_definition(namespace, name)
     except Missing:
@@ -141,14 +144,18 @@ async def _target_view(runtime: Runtime, namespace: str, plan: MigrationPlan) ->
                             activation=resource.spec.activation, registered=in_sync)
 
 
-async def _observe(runtime: Runtime, client: ConductorClient, plan: MigrationPlan, target: plans.TargetView,
+async def _observe(runtime: Runtime, client: ConductorClient, plan: MigrationPlan, target: plans.TargetView | None,
                    now: datetime) -> plans.PlanObservation:
+    """What this step needs; with no target only the versions before the cutover (the plan waits), and the
+    counts and pins after it (the plan goes on with the version it released)."""
     spec, status = plan.spec, plan.status
     name = spec.workflow_name
     registered = tuple(await client.workflow_versions(name))
-    if target.registered and target.version not in registered:
+    if target is not None and target.registered and target.version not in registered:
         target = dataclasses.replace(target, registered=False)
     before_cutover = status.cutover_at is None
+    if before_cutover and target is None:
+        return plans.PlanObservation(None, registered)
     old_definitions: dict[int, dict] = {}
     last_polls = None
     if before_cutover:
