@@ -207,6 +207,11 @@ def pinned_sub_workflow_refs(definition: dict) -> list[tuple[str, int]]:
     return pinned
 
 
+def pinned_referrers(definitions: list[dict], name: str, version: int) -> list[str]:
+    """Labels ("parent v3") of the definitions whose SUB_WORKFLOW tasks are pinned to ``name`` ``version``."""
+    return [f"{d['name']} v{d.get('version')}" for d in definitions if (name, version) in pinned_sub_workflow_refs(d)]
+
+
 # ---- planning ---------------------------------------------------------------------------------
 
 def _conditions(*, ready: bool, reason: str, message: str, registered: bool, label: str,

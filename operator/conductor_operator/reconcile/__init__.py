@@ -64,7 +64,7 @@ class UserError(Exception):
         self.message = message
 
 
-def _validation_message(error: ValidationError) -> str:
+def validation_message(error: ValidationError) -> str:
     return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors())
 
 
@@ -80,14 +80,14 @@ def _parse_cluster(body) -> ConductorCluster:
         return ConductorCluster.from_body(body)
     except ValidationError as exc:
         raise UserError(REASON_INVALID_SPEC, f"ConductorCluster {body['metadata']['name']}: "
-                                             f"{_validation_message(exc)}") from None
+                                             f"{validation_message(exc)}") from None
 
 
-def _cluster_name(resource) -> str | None:
+def cluster_name(resource) -> str | None:
     return resource.spec.cluster_ref.name if resource.spec.cluster_ref else None
 
 
-def _conclude(status: dict, wanted: list[Condition], now: datetime, generation: int | None, *,
+def conclude(status: dict, wanted: list[Condition], now: datetime, generation: int | None, *,
               events=(), retry_after: float | None = None, message: str = "") -> Outcome:
     """The Outcome for a status with these conditions; events are kept only when a condition changed.
 
@@ -227,11 +227,11 @@ class Runtime:
                                  reconciling=True)
                 status.update(reachable=False)
             status["lastCheckedAt"] = format_time(now)
-            return _conclude(status, wanted, now, body["metadata"].get("generation"))
+            return conclude(status, wanted, now, body["metadata"].get("generation"))
 
     # ---- WorkflowDefinition ---------------------------------------------------------------------
 
-    async def _definition_body(self, namespace: str, spec: dict) -> dict:
+    async def definition_body(self, namespace: str, spec: dict) -> dict:
         if spec.get("definition") is not None:
             return dict(spec["definition"])
         ref = (spec.get("definitionFrom") or {}).get("configMapKeyRef") or {}
@@ -249,7 +249,7 @@ class Runtime:
                                                    f"not a definition object")
         return loaded
 
-    def _check_identity(self, loaded: dict, name: str, version: int | None) -> None:
+    def check_identity(self, loaded: dict, name: str, version: int | None) -> None:
         """A definition file naming another workflow or version is a mistake, not something to override."""
         if loaded.get("name") not in (None, name):
             raise UserError(REASON_SOURCE_INVALID, f"the definition names {loaded['name']!r} but spec.name is "
@@ -262,7 +262,7 @@ class Runtime:
         try:
             resource = WorkflowDefinition.from_body(body)
         except ValidationError as exc:
-            return self._invalid_spec(body, exc)
+            return self.invalid_spec(body, exc)
         name, version = resource.spec.name, resource.spec.version
         return await self._reconcile_definition(
             body, resource, due_only, attempt, f"workflow {name} v{version}",
@@ -277,10 +277,10 @@ class Runtime:
             hold=lambda status: self._workflow_hold(resource, status),
         )
 
-    def _invalid_spec(self, body, error: ValidationError) -> Outcome:
+    def invalid_spec(self, body, error: ValidationError) -> Outcome:
         """A body the models refuse (the API server normally refuses it first): Stalled, with the reasons."""
-        message = f"spec is invalid: {_validation_message(error)}"
-        return _conclude(dict(body.get("status") or {}), kstatus(False, REASON_INVALID_SPEC, message, stalled=True),
+        message = f"spec is invalid: {validation_message(error)}"
+        return conclude(dict(body.get("status") or {}), kstatus(False, REASON_INVALID_SPEC, message, stalled=True),
                          self.clock(), body["metadata"].get("generation"),
                          events=[defs.Event("Warning", REASON_INVALID_SPEC, message)])
 
@@ -309,7 +309,7 @@ class Runtime:
         spec = resource.spec
         bodies = await self.kube.migration_plans(resource.metadata.namespace)
         plans = migrations.same_cluster([plan for plan in (_parse_or_none(MigrationPlan, b) for b in bodies) if plan],
-                                        _cluster_name(resource), self.settings.default_cluster)
+                                        cluster_name(resource), self.settings.default_cluster)
         return migrations.definition_hold(
             resource=resource.metadata.name, workflow_name=spec.name, version=spec.version,
             activation=spec.activation, ever_registered=bool(status.get("contentHash")), plans=plans,
@@ -329,19 +329,19 @@ class Runtime:
             policy = resource.spec.policy
 
             def finish(wanted: list[Condition], events=()) -> Outcome:
-                return _conclude(status, wanted, now, generation, events=events)
+                return conclude(status, wanted, now, generation, events=events)
 
             try:
-                loaded = await self._definition_body(meta["namespace"], spec)
-                self._check_identity(loaded, *identity)
+                loaded = await self.definition_body(meta["namespace"], spec)
+                self.check_identity(loaded, *identity)
                 desired = desired_of(loaded)
-                client = await self.client_for(meta["namespace"], _cluster_name(resource))
+                client = await self.client_for(meta["namespace"], cluster_name(resource))
                 observed = await get(client)
             except UserError as exc:
                 return finish(kstatus(False, exc.reason, exc.message, stalled=True),
                               [defs.Event("Warning", exc.reason, exc.message)])
             except Unavailable as exc:
-                return self._unavailable(status, now, generation, label, exc, attempt)
+                return self.unavailable(status, now, generation, label, exc, attempt)
             except Rejected as exc:
                 return finish(kstatus(False, defs.REASON_REJECTED, f"Conductor refused reading {label}: {exc.message}",
                                       stalled=True))
@@ -352,7 +352,7 @@ class Runtime:
             try:
                 warnings = await warnings_of(client, desired, status.get("contentHash"))
             except Unavailable as exc:
-                return self._unavailable(status, now, generation, label, exc, attempt)
+                return self.unavailable(status, now, generation, label, exc, attempt)
             plan = defs.plan_definition(
                 desired, status.get("contentHash"), observed,
                 defs.DefinitionPolicy(on_drift=policy.on_drift,
@@ -363,7 +363,7 @@ class Runtime:
                     await register(client, desired)
                     status["registeredAt"] = format_time(now)
                 except Unavailable as exc:
-                    return self._unavailable(status, now, generation, label, exc, attempt)
+                    return self.unavailable(status, now, generation, label, exc, attempt)
                 except Rejected as exc:
                     plan = defs.rejected(label=label, message=exc.message, registered=observed is not None,
                                          recorded_hash=status.get("contentHash"), warnings=warnings)
@@ -380,10 +380,10 @@ class Runtime:
                     status.pop("executions", None)  # unknown is shown as unknown, never as a stale number
             return finish(plan.conditions, plan.events)
 
-    def _unavailable(self, status: dict, now: datetime, generation, label: str, exc: ConductorError,
+    def unavailable(self, status: dict, now: datetime, generation, label: str, exc: ConductorError,
                      attempt: int) -> Outcome:
         message = f"Conductor is unavailable while reconciling {label}: {exc.message}; retrying with backoff"
-        return _conclude(status, defs.unavailable(status.get("conditions"), message), now, generation,
+        return conclude(status, defs.unavailable(status.get("conditions"), message), now, generation,
                          retry_after=self.settings.retry_delay(attempt), message=message)
 
     async def finalize_workflow(self, body, *, attempt: int = 0) -> Outcome:
@@ -398,9 +398,7 @@ class Runtime:
 
     async def _workflow_users(self, client: ConductorClient, name: str, version: int) -> tuple[int, list[str]]:
         running = (await client.running_counts_by_version(name)).get(version, 0)
-        referrers = [f"{d['name']} v{d.get('version')}" for d in await client.all_workflow_defs()
-                     if (name, version) in defs.pinned_sub_workflow_refs(d)]
-        return running, referrers
+        return running, defs.pinned_referrers(await client.all_workflow_defs(), name, version)
 
     async def _finalize(self, body, resource, label: str, attempt: int, *, inspect, delete) -> Outcome:
         """Release the finalizer, deleting from Conductor first when the policy asks and nothing needs it.
@@ -416,7 +414,7 @@ class Runtime:
         client = None
         if on_delete == "Delete" and status.get("registered"):
             try:
-                client = await self.client_for(meta["namespace"], _cluster_name(resource))
+                client = await self.client_for(meta["namespace"], cluster_name(resource))
                 running, referrers = await inspect(client)
             except (UserError, ConductorError):
                 running = None
@@ -431,7 +429,7 @@ class Runtime:
                 plan = defs.DeletionPlan(defs.DeletionAction.HOLD, defs.REASON_DELETION_BLOCKED,
                                          f"waiting to delete {label}: Conductor answered {exc.message}")
         if plan.action is defs.DeletionAction.HOLD:
-            outcome = _conclude(status, kstatus(False, plan.reason, plan.message, reconciling=True), now,
+            outcome = conclude(status, kstatus(False, plan.reason, plan.message, reconciling=True), now,
                                 meta.get("generation"), retry_after=self.settings.retry_delay(attempt),
                                 message=plan.message)
             # The reason is posted once, when holding starts; its message follows the running count.
@@ -446,7 +444,7 @@ class Runtime:
         try:
             resource = TaskDefinition.from_body(body)
         except ValidationError as exc:
-            return self._invalid_spec(body, exc)
+            return self.invalid_spec(body, exc)
         name = resource.spec.name
         return await self._reconcile_definition(
             body, resource, due_only, attempt, f"task definition {name}",

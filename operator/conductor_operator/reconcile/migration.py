@@ -1,10 +1,10 @@
 """The MigrationPlan shell: observe the target and Conductor, let the planner decide, act, report.
 
 What is read depends on where the plan is: the versions to move from and the workers only before
-the cutover, check workflow executions only while they run, running executions only every
-drainDetection.interval. Actions (starting check workflows, retiring old versions) are guarded
-here against what Conductor says at that moment: an old version is deleted only when a fresh
-count finds none of its executions running and no definition pins it as a sub-workflow.
+the cutover, check workflow executions only while they run, running executions every
+drainDetection.interval, and at every step while retiring together with the definitions that pin
+an old version (the planner retires a version only on those fresh facts). Each action is carried
+out on its own, so one that fails leaves the results of the others recorded.
 """
 
 from __future__ import annotations
@@ -28,9 +28,9 @@ from conductor_operator.reconcile import (
     Outcome,
     Runtime,
     UserError,
-    _cluster_name,
-    _conclude,
-    _validation_message,
+    cluster_name,
+    conclude,
+    validation_message,
 )
 
 
@@ -45,10 +45,10 @@ async def reconcile_plan(runtime: Runtime, body, *, attempt: int = 0) -> Outcome
         try:
             plan = MigrationPlan.from_body({**body, "status": recorded})
         except ValidationError as exc:
-            return runtime._invalid_spec(body, exc)
+            return runtime.invalid_spec(body, exc)
         try:
             target = await _target_view(runtime, meta["namespace"], plan)
-            client = await runtime.client_for(meta["namespace"], _cluster_name(plan))
+            client = await runtime.client_for(meta["namespace"], cluster_name(plan))
             observed = await _observe(runtime, client, plan, target, now)
         except UserError as exc:
             return _error(runtime, body, recorded, now, kstatus(False, exc.reason, exc.message, stalled=True),
@@ -72,7 +72,7 @@ async def reconcile_plan(runtime: Runtime, body, *, attempt: int = 0) -> Outcome
         written.pop("conditions", None)
         # Clear what the planner dropped from the object, and from the status planned from (when the body is stale).
         written = _with_deletions(recorded, _with_deletions(current, written))
-        outcome = _conclude({**current, **written}, step.conditions, now, generation,
+        outcome = conclude({**current, **written}, step.conditions, now, generation,
                             events=step.events, retry_after=retry_after, message=step.status.message or "")
         runtime.record_status(meta["uid"], current, outcome.status)
         return outcome
@@ -88,9 +88,9 @@ def _error(runtime: Runtime, body, recorded: dict, now: datetime, conditions=Non
     generation = body["metadata"].get("generation")
     if unavailable:
         label, exc, attempt = unavailable
-        outcome = runtime._unavailable(status, now, generation, label, exc, attempt)
+        outcome = runtime.unavailable(status, now, generation, label, exc, attempt)
     else:
-        outcome = _conclude(status, conditions, now, generation, events=[event] if event else ())
+        outcome = conclude(status, conditions, now, generation, events=[event] if event else ())
     outcome.status = {**_raw(body), **_with_deletions(_raw(body), outcome.status)}
     runtime.record_status(body["metadata"]["uid"], _raw(body), outcome.status)
     return outcome
@@ -130,11 +130,11 @@ async def _target_view(runtime: Runtime, namespace: str, plan: MigrationPlan) ->
         resource = WorkflowDefinition.from_body(body)
     except ValidationError as exc:
         return plans.TargetView(name, str(spec.get("name")), int(spec.get("version") or 0), None,
-                                problem=_validation_message(exc))
+                                problem=validation_message(exc))
     workflow, version = resource.spec.name, resource.spec.version
     try:
-        loaded = await runtime._definition_body(namespace, spec)
-        runtime._check_identity(loaded, workflow, version)
+        loaded = await runtime.definition_body(namespace, spec)
+        runtime.check_identity(loaded, workflow, version)
     except UserError as exc:
         return plans.TargetView(name, workflow, version, None, problem=exc.message,
                                 activation=resource.spec.activation)
@@ -171,8 +171,8 @@ async def _observe(runtime: Runtime, client: ConductorClient, plan: MigrationPla
     if plans.counts_due(status, parse_duration(spec.drain_detection.interval), now):
         counts = await runtime.running_counts(client, name)
     if status.phase == plans.Phase.RETIRING:
-        pins = [(d, defs.pinned_sub_workflow_refs(d)) for d in await client.all_workflow_defs()]
-        referrers = {version: [f"{d['name']} v{d.get('version')}" for d, pinned in pins if (name, version) in pinned]
+        definitions = await client.all_workflow_defs()
+        referrers = {version: defs.pinned_referrers(definitions, name, version)
                      for version in status.verdict.from_versions if version not in status.retired_versions}
     executions = {}
     for gate in status.gates if before_cutover else ():
