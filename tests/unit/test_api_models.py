@@ -12,7 +12,13 @@ from conductor_operator.api.cluster import ConductorCluster
 from conductor_operator.api.common import Condition, parse_duration
 from conductor_operator.api.crdgen import SchemaError, main, render_crds, structural
 from conductor_operator.api.definitions import TaskDefinition, WorkflowDefinition, WorkflowDefinitionStatus
-from conductor_operator.api.migration import MigrationPlan, MigrationPlanStatus, Verdict, WavesStatus
+from conductor_operator.api.migration import (
+    HandledRequest,
+    MigrationPlan,
+    MigrationPlanStatus,
+    Verdict,
+    WavesStatus,
+)
 from pydantic import ValidationError
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -229,13 +235,14 @@ def test_status_is_built_through_the_models():
         {"type": "Ready", "status": "True", "reason": "InSync", "message": "",
          "lastTransitionTime": "2026-11-24T10:00:00Z"}]}
 
-    plan = MigrationPlanStatus(phase="Waves", verdict=Verdict(level="Safe", from_versions=[1], to_version=2),
-                               waves=WavesStatus(current=1, moved=10))
-    plan.handled_requests.promote = "t-1"
+    plan = MigrationPlanStatus(phase="Moving", verdict=Verdict(level="Safe", from_versions=[1], to_version=2),
+                               waves=WavesStatus(current=1, moved=10, state="Watching"))
+    plan.handled_requests.promote = HandledRequest(token="t-1", result="went on")
     dumped = plan.to_dict()
     assert dumped["verdict"] == {"level": "Safe", "findings": [], "fromVersions": [1], "toVersion": 2}
-    assert dumped["waves"] == {"current": 1, "moved": 10, "ineligible": 0, "failed": 0}
-    assert dumped["handledRequests"] == {"promote": "t-1"}
+    assert dumped["waves"] == {"current": 1, "count": 0, "state": "Watching", "total": 0, "moved": 10,
+                               "ineligible": 0, "failed": 0, "rolledBack": 0, "ineligibleExecutions": []}
+    assert dumped["handledRequests"] == {"promote": {"token": "t-1", "result": "went on"}}
     assert MigrationPlanStatus.model_validate(dumped) == plan, "the dump reads back as the same status"
 
 

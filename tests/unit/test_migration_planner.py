@@ -253,24 +253,6 @@ def test_upgrade_waves_on_a_breaking_change_need_acknowledgement():
     assert step.actions == [] and step.status.gates == []
 
 
-@pytest.mark.parametrize(("strategy", "old"), [
-    ({"drain": {"deadline": "1h"}}, OLD),
-    ({"drain": {"deadline": "1h"}}, BREAKING_OLD),
-    ({"upgradeWaves": {}}, OLD),
-    ({"upgradeWaves": {"acknowledgeBreaking": True}}, BREAKING_OLD),
-])
-def test_strategies_not_implemented_stall_with_the_verdict_shown_and_change_nothing(strategy, old):
-    walk = Walk(make_spec(strategy=strategy, gates={"workflows": [{"name": "smoke"}]}))
-    for seconds in (0, 60, 3600):
-        step = walk.step(at(seconds), old=old, target=make_target(registered=True), registered=(1, 2, 3),
-                         counts=ZERO)
-        assert step.status.phase == "Validating"
-        assert conditions(step)["Stalled"] == ("True", "StrategyNotImplemented")
-        assert step.status.verdict.level == ("Breaking" if old is BREAKING_OLD else "Safe")
-        assert step.actions == [] and step.status.gates == [] and step.status.cutover_at is None
-        assert conditions(step)["CutOver"][0] == "False"
-
-
 # ---- the Workers gate --------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("polls", [
@@ -586,15 +568,6 @@ def test_another_cluster_before_the_cutover_starts_the_gates_over():
     step = walk.step(at(90), executions={"l1": {"status": "COMPLETED"}})
     assert step.status.cutover_at is None, "smoke passed on the other cluster only"
     assert sorted(a.gate.name for a in step.actions if a.kind is ActionKind.START_GATE) == ["load", "smoke"]
-
-
-@pytest.mark.parametrize("request_", ["promote", "abort", "rollback"])
-def test_requests_are_not_acted_on_and_say_so(request_):
-    walk = Walk(make_spec(requests={request_: "token-1"}))
-    step = walk.step(T0)
-    assert conditions(step)["Warning"] == ("True", "RequestsNotImplemented")
-    assert step.status.cutover_at == format_time(T0), "the plan goes on as without the request"
-    assert conditions(Walk().step(T0))["Warning"] == ("False", "NoWarnings")
 
 
 def test_check_workflow_names_are_unique():

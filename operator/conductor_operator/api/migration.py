@@ -63,7 +63,20 @@ class Parallel(Model):
     retire_after: Duration = Field("0s", description="How long to wait after the drain before retiring.")
 
 
-class Drain(Model):
+class MoverSettings(Model):
+    """How running executions are moved to another version (upgradeWaves, and drain's MoveRemaining)."""
+
+    mover: Literal["Auto", "OrkesUpgrade", "TerminateRestart"] = Field(
+        "Auto", description="How an execution is moved: Orkes' upgrade API (it continues from its current task), "
+                            "or terminate and restart on the latest definition (every task runs again); Auto picks "
+                            "OrkesUpgrade on Orkes and TerminateRestart on Conductor OSS.")
+    workers_idempotent: bool = Field(False, description="Workers tolerate running a task again: required by "
+                                                        "TerminateRestart, which re-runs every task.")
+    task_output: OpenObject | None = Field(None, description="Outputs for tasks Orkes' upgrade skips, keyed by "
+                                                             "taskReferenceName.")
+
+
+class Drain(MoverSettings):
     """Pause what starts old executions, wait for them to finish, then cut over and resume."""
 
     deadline: Duration = Field(description="How long old executions may take to finish.")
@@ -97,7 +110,8 @@ class Canary(Model):
 
 class Step(Model):
     percent: int = Field(ge=1, le=100, description="Moved share of eligible executions after this step; rising.")
-    pause: Duration | None = Field(None, description="Wait this long after the step before the next one.")
+    pause: Duration | None = Field(None, description="Wait this long after the step's health gate passed, before "
+                                                     "the next step; a promote request ends the wait.")
 
 
 class HealthGate(Model):
@@ -106,22 +120,15 @@ class HealthGate(Model):
                                                                   "the gate.")
 
 
-class UpgradeWaves(Model):
+class UpgradeWaves(MoverSettings):
     """Move running executions to the target in waves: a canary first, a health gate after each wave."""
 
-    mover: Literal["Auto", "OrkesUpgrade", "TerminateRestart"] = Field(
-        "Auto", description="How an execution is moved: Orkes' upgrade API, or terminate and restart on the target; "
-                            "Auto picks by flavor.")
-    workers_idempotent: bool = Field(False, description="Workers tolerate running a task again; TerminateRestart "
-                                                        "re-runs every task.")
     acknowledge_breaking: bool = Field(False, description="Proceed although the verdict is Breaking.")
     canary: Canary | None = Field(None, description="The first, small wave.")
     steps: list[Step] = Field(default_factory=list, description="The waves after the canary.")
     health_gate: HealthGate = Defaulted(HealthGate, "The check after each wave.")
     on_gate_failure: Literal["Pause", "Rollback"] = Field(
         "Pause", description="When a health gate fails: pause the plan, or move the executions back.")
-    task_output: OpenObject | None = Field(None, description="Outputs for tasks Orkes' upgrade skips, keyed by "
-                                                             "taskReferenceName.")
 
 
 class Strategy(Model):
@@ -226,6 +233,9 @@ class VersionCount(Model):
 
 
 class DrainStatus(Model):
+    deadline: str | None = Field(None, description="When the drain strategy's deadline passes (RFC 3339).")
+    estimated_end: str | None = Field(None, description="A rough guess of when the old versions finish, from the "
+                                                        "ages of their running executions (RFC 3339).")
     zero_readings: int = Field(0, description="Readings of zero in a row so far.")
     first_zero_at: str | None = Field(None, description="When the count first read zero in this run (RFC 3339).")
     since: str | None = Field(None, description="When draining started (RFC 3339).")
@@ -250,15 +260,45 @@ class GateResult(Model):
 
 class WavesStatus(Model):
     current: int = Field(0, description="The wave in progress: 0 the canary, then the steps from 1.")
+    count: int = Field(0, description="How many waves there are, the canary included.")
+    state: str | None = Field(None, description="Moving, Watching (the health gate), Waiting (a step's pause), "
+                                                "GateFailed, or Done.")
+    since: str | None = Field(None, description="When the wave entered its state (RFC 3339).")
+    until: str | None = Field(None, description="When the health gate's window or the step's pause ends (RFC 3339).")
+    total: int = Field(0, description="Executions of the old versions when last counted: moved, ineligible and "
+                                      "still to move.")
     moved: int = Field(0, description="Executions moved to the target so far.")
-    ineligible: int = Field(0, description="Executions the mover cannot move.")
-    failed: int = Field(0, description="Moved executions that failed.")
+    ineligible: int = Field(0, description="Executions whose current task the target lacks: not moved.")
+    failed: int = Field(0, description="Moved executions that then failed, or that the mover could not move.")
+    rolled_back: int = Field(0, description="Moved executions moved back by a rollback.")
+    ineligible_executions: list[str] = Field(default_factory=list, description="Some ineligible executions, as "
+                                                                               "'id: why' (at most 20).")
+    message: str | None = Field(None, description="The last health gate's finding.")
+
+
+class TriggerStatus(Model):
+    kind: Literal["EventHandler", "Schedule"] = Field(description="What starts the workflow.")
+    name: str = Field(description="Its name in Conductor.")
+    state: Literal["Paused", "Resumed"] = Field(description="Paused by this plan, or resumed again.")
+
+
+class RollbackStatus(Model):
+    started_at: str | None = Field(None, description="When the rollback started (RFC 3339).")
+    version: int | None = Field(None, description="The version republished with the old content, so unpinned "
+                                                  "starts run the old behaviour again.")
+    from_version: int | None = Field(None, description="The old version whose content was republished.")
+
+
+class HandledRequest(Model):
+    token: str = Field(description="The token acted on.")
+    handled_at: str | None = Field(None, description="When (RFC 3339).")
+    result: str = Field("", description="What was done.")
 
 
 class HandledRequests(Model):
-    promote: str | None = Field(None, description="The last promote token handled.")
-    abort: str | None = Field(None, description="The last abort token handled.")
-    rollback: str | None = Field(None, description="The last rollback token handled.")
+    promote: HandledRequest | None = Field(None, description="The last promote request handled.")
+    abort: HandledRequest | None = Field(None, description="The last abort request handled.")
+    rollback: HandledRequest | None = Field(None, description="The last rollback request handled.")
 
 
 class MigrationPlanStatus(StatusBase):
@@ -271,12 +311,21 @@ class MigrationPlanStatus(StatusBase):
     gates: list[GateResult] = Field(default_factory=list, description="Results of the gates.")
     gates_checked_spec: str | None = Field(None, description="Digest of the spec the gate results were checked "
                                                              "against; another spec starts the gates over.")
-    cutover_at: str | None = Field(None, description="When the gates passed and the target was released for "
-                                                     "registration (RFC 3339).")
+    gates_passed_at: str | None = Field(None, description="When every gate passed (RFC 3339); drain cuts over "
+                                                          "later, once the old versions drained.")
+    cutover_at: str | None = Field(None, description="When the target was released for registration (RFC 3339): "
+                                                     "once the gates passed, or for drain once drained.")
     released: str | None = Field(None, description="The WorkflowDefinition released at the cutover.")
+    registered_at: str | None = Field(None, description="When the released target was first seen registered "
+                                                        "(RFC 3339): from then on unpinned starts run on it.")
     retired_versions: list[int] = Field(default_factory=list, description="Old versions removed from Conductor.")
     planned_actions: list[str] = Field(default_factory=list, description="What the plan would do (spec.dryRun).")
-    waves: WavesStatus | None = Field(None, description="Wave progress (upgradeWaves).")
+    waves: WavesStatus | None = Field(None, description="Wave progress (upgradeWaves, and drain's MoveRemaining).")
+    ledger: str | None = Field(None, description="The ConfigMap recording every move of an execution and every "
+                                                 "trigger paused.")
+    triggers: list[TriggerStatus] = Field(default_factory=list, description="Event handlers and schedules this "
+                                                                            "plan paused (drain).")
+    rollback: RollbackStatus | None = Field(None, description="The rollback, once requested.")
     handled_requests: HandledRequests = Field(default_factory=HandledRequests,
                                               description="The request tokens already acted on.")
 

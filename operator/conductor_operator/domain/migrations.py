@@ -18,17 +18,37 @@ from conductor_operator.api.migration import (
     DrainStatus,
     GateResult,
     GateWorkflow,
+    HandledRequest,
     MigrationPlan,
     MigrationPlanSpec,
     MigrationPlanStatus,
+    MoverSettings,
+    RollbackStatus,
     RunningSummary,
     VersionCount,
+    WavesStatus,
 )
 from conductor_operator.api.migration import Finding as FindingStatus
 from conductor_operator.api.migration import Verdict as VerdictStatus
 from conductor_operator.domain.compatibility import SAFE, Compatibility, Finding, InvalidDefinition, Verdict, compare
 from conductor_operator.domain.conditions import FALSE, TRUE, UNKNOWN, Condition, format_time, kstatus, parse_time
 from conductor_operator.domain.definitions import REGISTERED, Event, iter_tasks
+from conductor_operator.domain.waves import (
+    LISTED_INELIGIBLE,
+    ORKES_UPGRADE,
+    PENDING,
+    TERMINATE_RESTART,
+    Candidate,
+    Move,
+    MoveState,
+    Wave,
+    estimate_drain_end,
+    health,
+    ineligibility,
+    pick,
+    quota,
+    waves_of,
+)
 
 
 def versions_to_move(*, explicit: Iterable[int] | None, all_older: bool, registered: Iterable[int],
@@ -94,10 +114,25 @@ class Phase(StrEnum):
     GATING = "Gating"  # waiting for workers and check workflows
     CUTTING_OVER = "CuttingOver"  # the target is released for registration; waiting until it is registered
     DRAINING = "Draining"  # old versions run to their end; counted until drained
+    MOVING = "Moving"  # upgradeWaves (or drain's MoveRemaining): running executions move in waves
     RETIRING = "Retiring"  # drained old versions are removed from Conductor
     COMPLETED = "Completed"
-    FAILED = "Failed"  # a check workflow failed; a change of the spec starts over
+    FAILED = "Failed"  # a check workflow failed, or a drain's deadline passed; a change of the spec starts over
+    ROLLING_BACK = "RollingBack"  # the old content is republished and moved executions are moved back
+    ROLLED_BACK = "RolledBack"
+    ABORTED = "Aborted"  # stopped by an abort request where it was
     DRY_RUN = "DryRun"  # spec.dryRun: status shows what would happen
+
+
+ENDED = frozenset({Phase.COMPLETED, Phase.ROLLED_BACK, Phase.ABORTED})
+
+
+class WaveState(StrEnum):
+    MOVING = "Moving"  # the wave's executions are being moved
+    WATCHING = "Watching"  # the health gate watches what the wave moved
+    WAITING = "Waiting"  # the step's pause
+    GATE_FAILED = "GateFailed"  # held until promote, rollback or abort
+    DONE = "Done"
 
 
 # Condition types and reasons of a MigrationPlan
@@ -112,7 +147,6 @@ REASON_TARGET_MISMATCH = "TargetMismatch"
 REASON_VERSIONS_NOT_FOUND = "VersionsNotFound"
 REASON_INVALID_DEFINITION = "InvalidDefinition"
 REASON_STRATEGY_NOT_ALLOWED = "StrategyNotAllowed"
-REASON_STRATEGY_NOT_IMPLEMENTED = "StrategyNotImplemented"
 REASON_PAUSED = "Paused"
 REASON_WORKERS_POLLING = "WorkersPolling"
 REASON_WORKERS_MISSING = "WorkersMissing"
@@ -128,7 +162,13 @@ REASON_ACTIVATED_EARLY = "TargetRegisteredBeforeGates"
 REASON_TARGET_GONE = "TargetGone"
 REASON_TARGET_CHANGED = "TargetChangedAfterCutover"
 REASON_RETIREMENT_BLOCKED = "RetirementBlocked"
-REASON_REQUESTS_IGNORED = "RequestsNotImplemented"
+REASON_WORKERS_NOT_IDEMPOTENT = "WorkersNotIdempotent"
+REASON_MOVER_UNSUPPORTED = "MoverUnsupported"
+REASON_DEADLINE_PASSED = "DrainDeadlinePassed"
+REASON_HEALTH_GATE_FAILED = "HealthGateFailed"
+REASON_ABORTED = "Aborted"
+REASON_ROLLED_BACK = "RolledBack"
+REASON_MOVE_FAILED = "MoveFailed"
 REASON_NO_WARNINGS = "NoWarnings"
 
 WORKERS_GATE = "Workers"
@@ -165,12 +205,29 @@ class PlanObservation:
     """Check workflow executions by id: {status, output}. A started one missing here is gone."""
     referrers: Mapping[int, list[str]] | None = None
     """While retiring: for each old version, the definitions that pin it as a sub-workflow."""
+    flavor: str | None = None
+    """OSS or Orkes, as the server answered."""
+    moves: tuple[Move, ...] | None = None
+    """The ledger, while executions move or move back; None when not read."""
+    candidates: tuple[Candidate, ...] | None = None
+    """While moving: running executions of the old versions the ledger does not hold."""
+    move_states: Mapping[str, str | None] = field(default_factory=dict)
+    """While moving or rolling back: the state of each moved execution (None: gone)."""
+    target_refs: frozenset[str] | None = None
+    """While moving: the taskReferenceNames of the target as Conductor holds it."""
+    old_starts: tuple[datetime, ...] | None = None
+    """With the counts: when each running execution of the old versions started."""
 
 
 class ActionKind(StrEnum):
     START_GATE = "StartGate"
     TERMINATE_GATE = "TerminateGate"
     RETIRE = "Retire"
+    PAUSE_TRIGGERS = "PauseTriggers"  # pause every active trigger of the workflow the plan has not paused yet
+    RESUME_TRIGGERS = "ResumeTriggers"  # resume every trigger the plan paused
+    MOVE = "Move"  # move these executions to the target (ledger first)
+    MOVE_BACK = "MoveBack"  # move these moved executions back (ledger first)
+    REPUBLISH = "Republish"  # register an old version's content as a new highest version
 
 
 @dataclass(frozen=True)
@@ -181,6 +238,9 @@ class PlanAction:
     """START_GATE: run the target definition without registering it (the gate names the target)."""
     execution_id: str | None = None
     version: int | None = None
+    moves: tuple[Move, ...] = ()
+    """MOVE and MOVE_BACK: the ledger entries to record as intents, then carry out."""
+    mover: str | None = None
 
 
 @dataclass
@@ -196,7 +256,7 @@ class MigrationStep:
 def counts_due(status: MigrationPlanStatus, interval: timedelta, now: datetime) -> bool:
     """Whether running executions should be counted now: every drainDetection.interval, at every step
     while retiring (a version is deleted only on a fresh count), never once the plan has ended."""
-    if status.phase in (Phase.COMPLETED, Phase.FAILED):
+    if status.phase in (Phase.FAILED, *ENDED):
         return False
     if status.phase == Phase.RETIRING:
         return True
@@ -230,6 +290,19 @@ def output_mismatches(expected: Mapping | None, output: Mapping | None) -> list[
             for key, value in (expected or {}).items() if output.get(key) != value]
 
 
+def mover_for(settings: MoverSettings, flavor: str | None) -> str:
+    """The mover a plan uses: the one it names, or for Auto the one the server has."""
+    if settings.mover != "Auto":
+        return settings.mover
+    return ORKES_UPGRADE if flavor == "Orkes" else TERMINATE_RESTART
+
+
+def moves_executions(spec: MigrationPlanSpec) -> bool:
+    """Whether the plan may move running executions: upgradeWaves, or a drain that moves what remains."""
+    drain = spec.strategy.drain
+    return bool(spec.strategy.upgrade_waves or (drain and drain.on_deadline == "MoveRemaining"))
+
+
 def plan_migration(spec: MigrationPlanSpec, status: MigrationPlanStatus, observed: PlanObservation,
                    now: datetime, generation: int | None) -> MigrationStep:
     """The next step of a MigrationPlan: pure, from the spec, the recorded status and what was observed.
@@ -253,18 +326,24 @@ class _Planner:
 
     def run(self) -> MigrationStep:
         status, spec = self.status, self.spec
-        if spec.requests and (spec.requests.promote or spec.requests.abort or spec.requests.rollback):
-            self.warnings.append((REASON_REQUESTS_IGNORED, "spec.requests (promote, abort, rollback) are not acted "
-                                                           "on by this operator version"))
+        self.promoted = False
         if status.cutover_at is not None and status.verdict is not None:
             target = self._released_target()
             self.from_versions = list(status.verdict.from_versions)
             self._record_counts(target.version)
+            self._requests(target)
             return self._after_cutover(target)
         digest = gates_digest(spec)
-        if status.gates_checked_spec != digest:
+        if status.gates_checked_spec != digest and status.phase not in ENDED:
             self._start_over()  # the gates check the spec as it is written now
             status.gates_checked_spec = digest
+        if status.gates_passed_at is not None and status.verdict is not None:  # a drain before its cutover
+            target = self.observed.target or TargetView(spec.to.workflow_definition_ref.name, spec.workflow_name,
+                                                        status.verdict.to_version, None)
+            self.from_versions = list(status.verdict.from_versions)
+            self._record_counts(target.version)
+            self._requests(target)
+            return self._drain_before_cutover(target)
         target = self.observed.target
         if target is None:
             return self._wait(Phase.PENDING, REASON_TARGET_NOT_FOUND,
@@ -275,6 +354,7 @@ class _Planner:
                                f"not {spec.workflow_name!r}: spec.to must name a version of spec.workflowName")
         self.from_versions = self._from_versions(target)
         self._record_counts(target.version)
+        self._requests(target)
         return self._before_cutover(target)
 
     def _released_target(self) -> TargetView:
@@ -296,6 +376,8 @@ class _Planner:
 
     def _before_cutover(self, target: TargetView) -> MigrationStep:
         status, spec = self.status, self.spec
+        if status.phase == Phase.ABORTED:
+            return self._ended()
         if status.phase == Phase.FAILED:
             return self._failed()
         if target.definition is None:
@@ -319,10 +401,8 @@ class _Planner:
                                f"the change is {verdict.level.value}: {strategy} would move running executions "
                                f"onto a definition they cannot continue on; use parallel or drain, or set "
                                f"spec.strategy.upgradeWaves.acknowledgeBreaking after reading the findings")
-        if strategy != "parallel":
-            return self._stall(Phase.VALIDATING, REASON_STRATEGY_NOT_IMPLEMENTED,
-                               f"the {strategy} strategy is not implemented by this operator version yet; "
-                               f"the verdict is shown and nothing was changed")
+        if moves_executions(spec) and (refusal := self._mover_refusal()):
+            return self._stall(Phase.VALIDATING, *refusal)
         if higher := [v for v in self.observed.registered_versions if v > target.version]:
             return self._stall(Phase.VALIDATING, REASON_NOT_HIGHEST,
                                f"{spec.workflow_name} {_versions(higher)} is registered above the target "
@@ -346,30 +426,101 @@ class _Planner:
         waiting = [g for g in gates if not g.passed]
         if waiting:
             return self._wait(Phase.GATING, REASON_GATES_PENDING, _gate_text(waiting))
+        status.gates_passed_at = format_time(self.now)
+        if spec.strategy.drain:
+            self.events.append(Event("Normal", REASON_GATES_PASSED,
+                                     f"gates passed: draining {_versions(from_versions)} before "
+                                     f"{spec.workflow_name} v{target.version} is registered"))
+            return self._drain_before_cutover(target)
+        self._release(target, "gates passed")
+        return self._after_cutover(target)
+
+    def _release(self, target: TargetView, why: str) -> None:
+        status = self.status
         status.cutover_at = format_time(self.now)
         status.released = target.resource
         self.events.append(Event("Normal", "CutoverStarted",
-                                 f"gates passed: {spec.workflow_name} v{target.version} is released for "
+                                 f"{why}: {self.spec.workflow_name} v{target.version} is released for "
                                  f"registration; unpinned starts go to it once registered"))
-        return self._after_cutover(target)
+
+    def _mover_refusal(self) -> tuple[str, str] | None:
+        settings = self.spec.strategy.upgrade_waves or self.spec.strategy.drain
+        mover = mover_for(settings, self.observed.flavor)
+        if mover == ORKES_UPGRADE and self.observed.flavor != "Orkes":
+            return (REASON_MOVER_UNSUPPORTED, "the OrkesUpgrade mover needs Orkes Conductor; this server is "
+                                              f"{self.observed.flavor or 'not Orkes'}: use TerminateRestart")
+        if mover == TERMINATE_RESTART and not settings.workers_idempotent:
+            return (REASON_WORKERS_NOT_IDEMPOTENT, "the TerminateRestart mover runs every task of a moved execution "
+                                                   "again from the start; set workersIdempotent: true once the "
+                                                   "workers tolerate that")
+        return None
+
+    # ---- drain: triggers paused, old versions finish, then the cutover --------------------------
+
+    def _drain_before_cutover(self, target: TargetView) -> MigrationStep:
+        status, spec = self.status, self.spec
+        drain = spec.strategy.drain
+        if status.phase == Phase.ABORTED:
+            return self._ended()
+        if status.phase == Phase.FAILED:
+            return self._failed()
+        if status.drain is None or status.drain.since is None:
+            deadline = self.now + parse_duration(drain.deadline)
+            status.drain = DrainStatus(since=format_time(self.now), deadline=format_time(deadline))
+            status.phase = Phase.DRAINING
+        if drain.pause_triggers:
+            self.actions.append(PlanAction(ActionKind.PAUSE_TRIGGERS))
+        old = self.from_versions
+        if self.promoted:
+            self._release(target, "promoted")
+            return self._after_cutover(target)
+        if spec.paused:
+            return self._paused(Phase.DRAINING)
+        if not old or (self.observed.counts is not None and self._drained()):
+            status.drain.drained_at = format_time(self.now)
+            self.events.append(Event("Normal", DRAINED, f"no execution of {_versions(old)} has run for "
+                                                         f"{spec.drain_detection.grace_period}"))
+            self._release(target, "drained")
+            return self._after_cutover(target)
+        if self.now < parse_time(status.drain.deadline):
+            return self._progress(Phase.DRAINING, self._drain_message(old))
+        running = status.running.old if status.running else "some"
+        if drain.on_deadline == "Fail":
+            status.phase = Phase.FAILED
+            message = f"the drain deadline ({drain.deadline}) passed with {running} execution(s) on {_versions(old)}"
+            self.events.append(Event("Warning", REASON_DEADLINE_PASSED, message))
+            status.message = message
+            return self._step(kstatus(False, REASON_DEADLINE_PASSED, f"{message}; triggers are resumed and "
+                                                                     f"nothing was cut over", stalled=True))
+        if drain.on_deadline == "MoveRemaining":
+            self.events.append(Event("Normal", REASON_DEADLINE_PASSED, f"the drain deadline passed: moving the "
+                                                                       f"{running} remaining execution(s)"))
+            self._release(target, "the drain deadline passed")
+            return self._after_cutover(target)
+        self.warnings.append((REASON_DEADLINE_PASSED, f"the drain deadline ({drain.deadline}) passed; the plan "
+                                                      f"keeps waiting (onDeadline: Wait)"))
+        return self._progress(Phase.DRAINING, self._drain_message(old))
 
     def _after_cutover(self, target: TargetView) -> MigrationStep:
         status, spec = self.status, self.spec
+        if status.phase in (Phase.ROLLING_BACK, Phase.ROLLED_BACK):
+            return self._rolling_back(target)
         self._target_warnings(target)
         if status.phase == Phase.COMPLETED:
             return self._completed()
+        if status.phase == Phase.ABORTED:
+            return self._ended()
         if spec.paused or spec.dry_run:
             return self._paused(Phase(status.phase or Phase.CUTTING_OVER))
-        if status.drain is None or status.drain.since is None:
+        if status.registered_at is None:
             if not target.registered:
+                status.phase = Phase.CUTTING_OVER
                 return self._wait(Phase.CUTTING_OVER, Phase.CUTTING_OVER.value,
                                   f"waiting for WorkflowDefinition {target.resource} to register "
                                   f"{spec.workflow_name} v{target.version}")
-            status.phase = Phase.DRAINING
-            status.drain = DrainStatus(since=format_time(self.now))
-            self.events.append(Event("Normal", "CutOver", f"{spec.workflow_name} v{target.version} is registered: "
-                                                          f"unpinned starts run on it, pinned callers keep "
-                                                          f"their version"))
+            self._registered(target)
+        if status.phase == Phase.MOVING and (step := self._waves()):
+            return step
         old = self._unretired(target)
         if status.phase == Phase.DRAINING:
             if not old or (self.observed.counts is not None and self._drained()):  # judged on a fresh reading
@@ -390,6 +541,227 @@ class _Planner:
             retired = f"retired {_versions(status.retired_versions)}" if status.retired_versions else "nothing retired"
             self.events.append(Event("Normal", Phase.COMPLETED.value, retired))
         return self._completed()
+
+    def _registered(self, target: TargetView) -> None:
+        """The cutover is complete: the next phase is moving, or draining what still runs on the old versions."""
+        status, spec = self.status, self.spec
+        status.registered_at = format_time(self.now)
+        self.events.append(Event("Normal", "CutOver", f"{spec.workflow_name} v{target.version} is registered: "
+                                                      f"unpinned starts run on it, pinned callers keep their version"))
+        drain = spec.strategy.drain
+        deadline = parse_time(status.drain.deadline) if drain and status.drain else None
+        if spec.strategy.upgrade_waves or (drain and drain.on_deadline == "MoveRemaining" and deadline
+                                           and self.now >= deadline and not status.drain.drained_at):
+            status.phase = Phase.MOVING
+            first = waves_of(spec.strategy.upgrade_waves)[0]
+            status.waves = WavesStatus(current=first.number, count=len(waves_of(spec.strategy.upgrade_waves)),
+                                       state=WaveState.MOVING, since=format_time(self.now))
+        elif drain and status.drain and status.drain.drained_at:
+            status.phase = Phase.COMPLETED
+        else:
+            status.phase = Phase.DRAINING
+            status.drain = DrainStatus(since=format_time(self.now))
+
+    # ---- waves: move running executions, a health gate after each wave -------------------------
+
+    def _waves(self) -> MigrationStep | None:
+        """The next step of the waves; None once the last wave passed its gate (the plan drains what is left)."""
+        status, spec, observed = self.status, self.spec, self.observed
+        waves = waves_of(spec.strategy.upgrade_waves)
+        progress = status.waves or WavesStatus(current=waves[0].number, count=len(waves), state=WaveState.MOVING)
+        status.waves = progress
+        wave = next((w for w in waves if w.number == progress.current), waves[-1])
+        if observed.moves is None or observed.candidates is None or observed.target_refs is None:
+            return self._progress(Phase.MOVING, f"{wave.label}: reading the executions and the ledger")
+        moves = observed.moves
+        self._count_moves(moves)
+        eligible, ineligible = [], []
+        for item in observed.candidates:
+            why = ineligibility(item, observed.target_refs)
+            if why:
+                ineligible.append(f"{item.execution_id}: {why}")
+            else:
+                eligible.append(item)
+        progress.total = len(moves) + len(observed.candidates)
+        progress.ineligible, progress.ineligible_executions = len(ineligible), ineligible[:LISTED_INELIGIBLE]
+        if pending := [m for m in moves if m.state in PENDING]:
+            return self._progress(Phase.MOVING, f"{wave.label}: finishing {len(pending)} move(s) already begun")
+        if self.promoted:
+            return self._next_wave(waves, wave)
+        if progress.state == WaveState.GATE_FAILED:
+            return self._stall(Phase.MOVING, REASON_HEALTH_GATE_FAILED,
+                               f"{wave.label}: the health gate failed ({progress.message}); request promote to go "
+                               f"on, rollback to move the moved executions back, or abort")
+        if spec.paused:
+            return self._paused(Phase.MOVING)
+        if progress.state == WaveState.MOVING:
+            size = quota(wave, progress.total, len(moves))
+            chosen = pick(eligible, wave, size, self.now)
+            if chosen:
+                mover = mover_for(spec.strategy.upgrade_waves or spec.strategy.drain, observed.flavor)
+                intents = tuple(Move(c.execution_id, c.version, status.verdict.to_version, wave.number,
+                                     MoveState.INTENT, mover, format_time(self.now)) for c in chosen)
+                self.actions.append(PlanAction(ActionKind.MOVE, moves=intents, mover=mover))
+                return self._progress(Phase.MOVING, f"{wave.label}: moving {len(chosen)} execution(s) to "
+                                                    f"v{status.verdict.to_version}")
+            self._wave_state(WaveState.WATCHING, self._gate_window())
+        if progress.state == WaveState.WATCHING:
+            return self._watch(waves, wave, moves)
+        if progress.state == WaveState.WAITING and self.now < parse_time(progress.until):
+            return self._progress(Phase.MOVING, f"{wave.label} passed its health gate; the next wave starts at "
+                                                f"{progress.until} (request promote to start it now)")
+        return self._next_wave(waves, wave)
+
+    def _watch(self, waves: list[Wave], wave: Wave, moves: tuple[Move, ...]) -> MigrationStep | None:
+        progress, gate = self.status.waves, self._health_gate()
+        result = health([m for m in moves if m.wave == wave.number], self.observed.move_states)
+        progress.message = f"{result.failed} of {result.moved} execution(s) moved in {wave.label} failed"
+        if gate and result.exceeds(gate.max_failure_percent):
+            text = f"{wave.label}: {progress.message}, above {gate.max_failure_percent}%"
+            self.events.append(Event("Warning", REASON_HEALTH_GATE_FAILED, text))
+            if self.spec.strategy.upgrade_waves.on_gate_failure == "Rollback":
+                self._begin_rollback()
+                return self._rolling_back(None)
+            self._wave_state(WaveState.GATE_FAILED)
+            return self._stall(Phase.MOVING, REASON_HEALTH_GATE_FAILED,
+                               f"{text}; request promote to go on, rollback to move them back, or abort")
+        if result.moved and self.now < parse_time(progress.until):
+            return self._progress(Phase.MOVING, f"{wave.label}: watching until {progress.until}: "
+                                                f"{progress.message}")
+        self.events.append(Event("Normal", "WavePassed", f"{wave.label} passed its health gate: {progress.message}"))
+        if wave.pause and wave is not waves[-1]:
+            self._wave_state(WaveState.WAITING, parse_duration(wave.pause))
+            return self._progress(Phase.MOVING, f"{wave.label} passed its health gate; the next wave starts at "
+                                                f"{progress.until}")
+        return self._next_wave(waves, wave)
+
+    def _next_wave(self, waves: list[Wave], wave: Wave) -> MigrationStep | None:
+        progress = self.status.waves
+        later = [w for w in waves if w.number > wave.number]
+        if not later:
+            self._wave_state(WaveState.DONE)
+            self.status.phase = Phase.DRAINING
+            self.status.drain = DrainStatus(since=format_time(self.now))
+            return None
+        progress.current = later[0].number
+        self._wave_state(WaveState.MOVING)
+        return self._waves()
+
+    def _wave_state(self, state: WaveState, lasting: timedelta | None = None) -> None:
+        progress = self.status.waves
+        progress.state, progress.since = state, format_time(self.now)
+        progress.until = format_time(self.now + lasting) if lasting is not None else None
+
+    def _health_gate(self):
+        return self.spec.strategy.upgrade_waves.health_gate if self.spec.strategy.upgrade_waves else None
+
+    def _gate_window(self) -> timedelta:
+        gate = self._health_gate()
+        return parse_duration(gate.window) if gate else timedelta(0)
+
+    def _count_moves(self, moves: tuple[Move, ...]) -> None:
+        progress = self.status.waves
+        ever_moved = [m for m in moves if m.state not in (MoveState.INTENT, MoveState.FAILED, MoveState.ENDED)]
+        failed = [m for m in ever_moved if self.observed.move_states.get(m.execution_id) in ("FAILED", "TIMED_OUT")]
+        progress.moved = len(ever_moved)
+        progress.failed = len(failed) + sum(1 for m in moves if m.state is MoveState.FAILED)
+        progress.rolled_back = sum(1 for m in moves if m.state is MoveState.ROLLED_BACK)
+
+    # ---- rollback: the old content as the new highest version, moved executions moved back ---------
+
+    def _begin_rollback(self) -> None:
+        status = self.status
+        status.phase = Phase.ROLLING_BACK
+        status.rollback = RollbackStatus(started_at=format_time(self.now), from_version=max(self.from_versions))
+        self.events.append(Event("Warning", "RollbackStarted",
+                                 f"rolling back: v{status.rollback.from_version}'s content becomes the newest "
+                                 f"version again and moved executions move back"))
+
+    def _rolling_back(self, target: TargetView | None) -> MigrationStep:
+        status, observed = self.status, self.observed
+        rollback = status.rollback
+        if status.phase == Phase.ROLLED_BACK:
+            return self._ended()
+        status.phase = Phase.ROLLING_BACK
+        if rollback.version is None:
+            version = max([*observed.registered_versions, status.verdict.to_version]) + 1
+            self.actions.append(PlanAction(ActionKind.REPUBLISH, version=version))
+            return self._wait(Phase.ROLLING_BACK, Phase.ROLLING_BACK.value,
+                              f"republishing v{rollback.from_version}'s content as v{version}")
+        moves = observed.moves
+        if moves is None:
+            return self._wait(Phase.ROLLING_BACK, Phase.ROLLING_BACK.value, "reading the ledger")
+        if status.waves:
+            self._count_moves(moves)
+        if pending := [m for m in moves if m.state in PENDING]:
+            return self._wait(Phase.ROLLING_BACK, Phase.ROLLING_BACK.value,
+                              f"finishing {len(pending)} move(s) already begun")
+        back = [m for m in moves if m.state is MoveState.MOVED and observed.move_states.get(m.execution_id) in
+                _RUNNING_GATE_STATES]
+        if back:
+            mover = mover_for(self.spec.strategy.upgrade_waves or self.spec.strategy.drain, observed.flavor)
+            intents = tuple(m.but(MoveState.BACK_INTENT, format_time(self.now)) for m in back)
+            self.actions.append(PlanAction(ActionKind.MOVE_BACK, moves=intents, mover=mover,
+                                           version=rollback.version))
+            return self._wait(Phase.ROLLING_BACK, Phase.ROLLING_BACK.value,
+                              f"moving {len(back)} execution(s) back")
+        status.phase = Phase.ROLLED_BACK
+        left = sum(1 for m in moves if m.state is MoveState.MOVED)
+        status.message = (f"rolled back: unpinned starts run v{rollback.from_version}'s content as "
+                          f"v{rollback.version}; {sum(1 for m in moves if m.state is MoveState.ROLLED_BACK)} "
+                          f"execution(s) moved back; v{status.verdict.to_version} stays registered for what still "
+                          f"runs on it ({left} moved execution(s) had ended there)")
+        self.events.append(Event("Normal", REASON_ROLLED_BACK, status.message))
+        return self._ended()
+
+    # ---- one-shot requests from the spec --------------------------------------------------------
+
+    def _requests(self, target: TargetView) -> None:
+        requests, handled = self.spec.requests, self.status.handled_requests
+        if requests is None:
+            return
+        for kind in ("abort", "rollback", "promote"):
+            token, last = getattr(requests, kind), getattr(handled, kind)
+            if not token or (last is not None and last.token == token):
+                continue
+            if self.status.phase is None:
+                result = "present when the plan was created: not acted on"
+            else:
+                result = getattr(self, f"_request_{kind}")()
+            setattr(handled, kind, HandledRequest(token=token, handled_at=format_time(self.now), result=result))
+            self.events.append(Event("Normal", f"{kind.capitalize()}Requested", result))
+
+    def _request_abort(self) -> str:
+        status = self.status
+        if status.phase in (*ENDED, Phase.FAILED, Phase.ROLLING_BACK):
+            return f"nothing to abort: the plan is {status.phase}"
+        was = status.phase
+        status.phase = Phase.ABORTED
+        self.actions += [PlanAction(ActionKind.TERMINATE_GATE, execution_id=g.execution_id) for g in status.gates
+                         if g.execution_id and not g.passed and g.reason == REASON_GATE_RUNNING]
+        moved = status.waves.moved if status.waves else 0
+        return f"aborted in phase {was}: nothing more moves; {moved} moved execution(s) stay on the target"
+
+    def _request_rollback(self) -> str:
+        status = self.status
+        if status.phase in (Phase.ROLLING_BACK, Phase.ROLLED_BACK):
+            return f"already {status.phase}"
+        if status.cutover_at is None:
+            return "nothing was cut over, so nothing to roll back: " + self._request_abort()
+        self._begin_rollback()
+        return f"rolling back from phase {status.waves.state if status.waves else status.phase}"
+
+    def _request_promote(self) -> str:
+        status = self.status
+        waves = status.waves
+        if status.phase == Phase.MOVING and waves and waves.state in (WaveState.WAITING, WaveState.GATE_FAILED):
+            self.promoted = True
+            what = "its pause" if waves.state == WaveState.WAITING else "its failed health gate"
+            return f"wave {waves.current}: went on past {what}"
+        if self.spec.strategy.drain and status.phase == Phase.DRAINING and status.cutover_at is None:
+            self.promoted = True
+            return "cut over before the drain ended: what still runs finishes on its version"
+        return f"nothing to promote in phase {status.phase or Phase.PENDING}"
 
     def _retire(self, old: list[int]) -> MigrationStep:
         """RETIRE each old version a fresh count finds idle and no definition pins; say what holds the others."""
@@ -439,6 +811,9 @@ class _Planner:
         status.versions = [VersionCount(version=v, running=counts.get(v, 0), read_at=read_at) for v in shown]
         status.running = RunningSummary(old=sum(counts.get(v, 0) for v in old), target=counts.get(target_version, 0),
                                         read_at=read_at)
+        if status.drain is not None and self.observed.old_starts is not None:
+            end = estimate_drain_end(self.observed.old_starts, self.now)
+            status.drain.estimated_end = format_time(end) if end else None
         if status.phase in (Phase.DRAINING, Phase.RETIRING) and status.drain is not None:
             unretired = [v for v in old if v not in status.retired_versions]
             state = record_reading(_drain_state(status.drain), sum(counts.get(v, 0) for v in unretired), self.now)
@@ -459,7 +834,10 @@ class _Planner:
         drain = self.status.drain or DrainStatus()
         needed = max(2, self.spec.drain_detection.consecutive_zero_readings)
         if running:
-            return f"{running} execution(s) still run on {_versions(old)}; new unpinned starts go to the target"
+            where = ("new unpinned starts go to the target" if self.status.registered_at else
+                     f"triggers are paused; deadline {drain.deadline}")
+            ends = f"; estimated end {drain.estimated_end}" if drain.estimated_end else ""
+            return f"{running} execution(s) still run on {_versions(old)}; {where}{ends}"
         return (f"{_versions(old)} read zero {drain.zero_readings} of {needed} time(s) in a row; drained after "
                 f"{self.spec.drain_detection.grace_period} at zero")
 
@@ -544,11 +922,28 @@ class _Planner:
                 f"workflow {gate.name}" + (f" v{gate.version}" if gate.version else "")
             planned.append(f"run check workflow {gate.name} ({what}) and expect {gate.expected_output or {}} "
                            f"within {gate.timeout}")
+        running = status.running.old if status.running else "an unknown number of"
+        drain = spec.strategy.drain
+        if drain:
+            if drain.pause_triggers:
+                planned.append(f"pause the event handlers and schedules that start {spec.workflow_name}")
+            planned.append(f"wait up to {drain.deadline} until {_versions(from_versions)} drain ({running} "
+                           f"execution(s) running now); at the deadline: {drain.on_deadline}")
         planned.append(f"let WorkflowDefinition {target.resource} register {spec.workflow_name} v{target.version}: "
                        f"unpinned starts move to it, pinned callers keep their version")
-        running = status.running.old if status.running else "an unknown number of"
-        planned.append(f"wait until {_versions(from_versions)} drain ({running} execution(s) running now)"
-                       if from_versions else "nothing to drain: no older version is registered")
+        if drain and drain.pause_triggers:
+            planned.append("resume the paused triggers once it is registered")
+        if spec.strategy.upgrade_waves:
+            mover = mover_for(spec.strategy.upgrade_waves, self.observed.flavor)
+            gate = spec.strategy.upgrade_waves.health_gate
+            for wave in waves_of(spec.strategy.upgrade_waves):
+                size = f"{wave.count} execution(s)" if wave.count else f"up to {wave.percent}% of them"
+                planned.append(f"{wave.label}: move {size} with {mover}, then watch them for {gate.window} "
+                               f"(at most {gate.max_failure_percent}% may fail)"
+                               + (f", then wait {wave.pause}" if wave.pause else ""))
+        if not drain:
+            planned.append(f"wait until {_versions(from_versions)} drain ({running} execution(s) running now)"
+                           if from_versions else "nothing to drain: no older version is registered")
         if self._retiring() and from_versions:
             planned.append(f"retire {_versions(from_versions)} from Conductor "
                            f"{spec.strategy.parallel.retire_after} after the drain")
@@ -568,14 +963,16 @@ class _Planner:
             status.planned_actions = []
         if gates is None:
             gates = self._gates_condition()
+        if any(t.state == "Paused" for t in status.triggers) and not self._holds_triggers():
+            self.actions.append(PlanAction(ActionKind.RESUME_TRIGGERS))
         warnings = list(dict.fromkeys(self.warnings))
-        cut = status.phase in (Phase.DRAINING, Phase.RETIRING, Phase.COMPLETED)
+        cut = status.registered_at is not None
         drained_at = status.drain.drained_at if status.drain else None
         conditions = [
             *kstatus_conditions,
             Condition(GATES_PASSED, *gates),
             Condition(CUT_OVER, TRUE if cut else FALSE, "TargetRegistered" if cut else "NotCutOver",
-                      f"the target is registered since {status.drain.since}" if cut and status.drain else ""),
+                      f"the target is registered since {status.registered_at}" if cut else ""),
             Condition(DRAINED, TRUE if drained_at else FALSE, "OldVersionsDrained" if drained_at else "NotDrained",
                       f"drained at {drained_at}" if drained_at else ""),
             Condition(WARNING, TRUE if warnings else FALSE, warnings[0][0] if warnings else REASON_NO_WARNINGS,
@@ -594,8 +991,15 @@ class _Planner:
             return TRUE, REASON_GATES_PASSED, "every gate passed"
         return FALSE, failed[0].reason, _gate_text(failed)
 
+    def _holds_triggers(self) -> bool:
+        """Triggers stay paused while a drain waits, and until the target it releases is registered."""
+        status = self.status
+        return bool(self.spec.strategy.drain and status.registered_at is None
+                    and status.phase in (Phase.DRAINING, Phase.CUTTING_OVER))
+
     def _accepted(self) -> bool:
-        return self.spec.healthy_when == "Accepted" and self.status.phase in (Phase.DRAINING, Phase.RETIRING)
+        return (self.spec.healthy_when == "Accepted" and self.status.registered_at is not None
+                and self.status.phase in (Phase.DRAINING, Phase.RETIRING, Phase.MOVING))
 
     def _progress(self, phase: Phase, message: str) -> MigrationStep:
         """Accepted (healthyWhen: Accepted, target registered) reads as done to kstatus: Ready, not
@@ -607,6 +1011,14 @@ class _Planner:
     def _wait(self, phase: Phase, reason: str, message: str) -> MigrationStep:
         self.status.phase, self.status.message = phase, message
         return self._step(kstatus(False, reason, message, reconciling=True))
+
+    def _ended(self) -> MigrationStep:
+        """Aborted or rolled back: it stays so; a new MigrationPlan starts again."""
+        status = self.status
+        if status.phase == Phase.ABORTED:
+            handled = status.handled_requests.abort or status.handled_requests.rollback
+            status.message = handled.result if handled else "aborted"
+        return self._step(kstatus(False, str(status.phase), status.message or "", stalled=True))
 
     def _stall(self, phase: Phase, reason: str, message: str) -> MigrationStep:
         self.status.phase, self.status.message = phase, message
