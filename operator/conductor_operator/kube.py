@@ -2,7 +2,8 @@
 
 kopf owns watching and patching the resources it serves; this module reads the objects they
 point at (ConductorClusters, Secrets, ConfigMaps, a plan's target WorkflowDefinition, the
-MigrationPlans that hold or retire a WorkflowDefinition) with the official client, off the event loop.
+MigrationPlans that hold or retire a WorkflowDefinition) with the official client, off the event loop,
+and keeps each MigrationPlan's ledger, a ConfigMap the plan owns.
 """
 
 from __future__ import annotations
@@ -72,3 +73,26 @@ class Kube:
         if key not in data:
             raise Missing(f"ConfigMap {namespace}/{name} has no key {key!r}")
         return data[key]
+
+    async def config_map_data(self, namespace: str, name: str) -> dict[str, str]:
+        """A ConfigMap's data; empty when there is no such ConfigMap."""
+        try:
+            found = await self._read(f"ConfigMap {namespace}/{name}", self.core.read_namespaced_config_map,
+                                     name, namespace)
+        except Missing:
+            return {}
+        return dict(found.data or {})
+
+    async def merge_config_map_data(self, namespace: str, name: str, data: dict[str, str], *, owner: dict) -> None:
+        """Set these keys of a ConfigMap, leaving its other keys alone; create it, owned by ``owner`` (a
+        metadata dict with apiVersion, kind, name, uid), when it does not exist yet."""
+        try:
+            await asyncio.to_thread(self.core.patch_namespaced_config_map, name, namespace, {"data": data})
+            return
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+        body = client.V1ConfigMap(metadata=client.V1ObjectMeta(name=name, owner_references=[
+            client.V1OwnerReference(api_version=owner["apiVersion"], kind=owner["kind"], name=owner["name"],
+                                    uid=owner["uid"])]), data=data)
+        await asyncio.to_thread(self.core.create_namespaced_config_map, namespace, body)

@@ -104,11 +104,17 @@ class MigrationConductor(FakeConductor):
         await super().delete_workflow_def(name, version)
         self.deleted.append((name, version))
 
-    async def running_counts_by_version(self, name):
-        """Per version, as the real client answers: only versions with running executions appear."""
+    async def running_executions(self, name, include_tasks=False):
+        """As many running executions per version as ``running`` says."""
         self._check()
         self._fail("counts", name)
-        return {version: count for version, count in sorted(self.running.get(name, {}).items()) if count}
+        return [{"workflowId": f"{name}-v{version}-{i}", "workflowName": name, "workflowVersion": version,
+                 "status": "RUNNING", "startTime": 1_700_000_000_000}
+                for version, count in sorted(self.running.get(name, {}).items()) for i in range(count)]
+
+    async def existing_executions(self, ids, include_tasks=False):
+        self._check()
+        return [copy.deepcopy(self.executions[i]) for i in ids if i in self.executions]
 
     def workers_poll(self, now, *task_types):
         for task_type in task_types:

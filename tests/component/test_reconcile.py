@@ -88,6 +88,7 @@ class FakeKube:
         self.clusters = {("ns", "default"): {"metadata": {"name": "default", "namespace": "ns"},
                                              "spec": {"url": "http://conductor:8080"}}}
         self.config_maps: dict[tuple[str, str], dict[str, str]] = {}
+        self.config_map_owners: dict[tuple[str, str], dict] = {}
         self.workflow_definitions: dict[tuple[str, str], dict] = {}
         self.plans: dict[str, list[dict]] = {}
 
@@ -114,6 +115,13 @@ class FakeKube:
             return self.config_maps[(namespace, name)][key]
         except KeyError:
             raise Missing(f"ConfigMap {namespace}/{name} not found") from None
+
+    async def config_map_data(self, namespace, name):
+        return dict(self.config_maps.get((namespace, name), {}))
+
+    async def merge_config_map_data(self, namespace, name, data, *, owner):
+        self.config_maps.setdefault((namespace, name), {}).update(data)
+        self.config_map_owners[(namespace, name)] = owner
 
 
 class Clock:

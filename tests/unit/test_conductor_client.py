@@ -271,7 +271,7 @@ async def test_a_count_with_executions_conductor_could_not_load_is_unknown_not_s
             "bulkErrorResults": {"b": "No such workflow found by id: b", "c": "Error loading workflow c: timeout"}})
     client, _ = make_client({("GET", "/api/workflow/running/w"): httpx.Response(200, json=["a", "b", "c"]),
                              ("POST", "/api/workflow/bulk/search"): answer})
-    with pytest.raises(Unavailable, match="could not read 1 running execution"):
+    with pytest.raises(Unavailable, match="could not read 1 execution"):
         await client.running_counts_by_version("w")
 
 

@@ -138,6 +138,14 @@ def _chunks(ids: Iterable[str]) -> list[list[str]]:
 # ---- the client ---------------------------------------------------------------------------------
 
 
+def counts_by_version(executions: Iterable[dict]) -> dict[int, int]:
+    counts: dict[int, int] = {}
+    for execution in executions:
+        version = int(execution.get("workflowVersion") or 0)
+        counts[version] = counts.get(version, 0) + 1
+    return dict(sorted(counts.items()))
+
+
 class ConductorClient:
     """Typed calls to one Conductor server; ``base_url`` is its root, with or without ``/api``."""
 
@@ -342,20 +350,27 @@ class ConductorClient:
             failed.update({str(k): str(v) for k, v in (answer.get("bulkErrorResults") or {}).items()})
         return found, failed
 
-    async def running_counts_by_version(self, name: str) -> dict[int, int]:
-        """RUNNING or PAUSED executions of ``name`` per version, as read now. Unavailable when Conductor
-        could not return some of them: a count with holes would read as fewer than run."""
-        executions, failed = await self.get_executions(await self.running_execution_ids(name))
-        failed = {i: m for i, m in failed.items() if not _GONE.search(m)}  # ended and removed since: not running
+    async def existing_executions(self, ids: Iterable[str], include_tasks: bool = False) -> list[dict]:
+        """Executions by id, leaving out those Conductor no longer has. Unavailable when it could not read
+        some of them: a list with holes would pass for ended executions."""
+        ids = list(ids)
+        if not ids:
+            return []
+        executions, failed = await self.get_executions(ids, include_tasks)
+        failed = {i: m for i, m in failed.items() if not _GONE.search(m)}  # removed since: gone
         if failed:
             some = "; ".join(f"{i}: {m}" for i, m in list(failed.items())[:3])
-            raise Unavailable(None, f"Conductor could not read {len(failed)} running execution(s) of {name} ({some})")
-        counts: dict[int, int] = {}
-        for execution in executions:
-            if execution.get("status") in RUNNING_STATES:
-                version = int(execution.get("workflowVersion") or 0)
-                counts[version] = counts.get(version, 0) + 1
-        return dict(sorted(counts.items()))
+            raise Unavailable(None, f"Conductor could not read {len(failed)} execution(s) ({some})")
+        return executions
+
+    async def running_executions(self, name: str, include_tasks: bool = False) -> list[dict]:
+        """RUNNING or PAUSED executions of ``name``, every version, as read now."""
+        executions = await self.existing_executions(await self.running_execution_ids(name), include_tasks)
+        return [e for e in executions if e.get("status") in RUNNING_STATES]
+
+    async def running_counts_by_version(self, name: str) -> dict[int, int]:
+        """RUNNING or PAUSED executions of ``name`` per version, as read now."""
+        return counts_by_version(await self.running_executions(name))
 
     async def terminate(self, workflow_id: str, reason: str) -> None:
         """Terminate (a no-op on a TERMINATED execution; Conflict on a COMPLETED or FAILED one)."""

@@ -3,7 +3,9 @@
 What is read depends on where the plan is: the versions to move from and the workers only before
 the cutover, check workflow executions only while they run, running executions every
 drainDetection.interval, and at every step while retiring together with the definitions that pin
-an old version (the planner retires a version only on those fresh facts). Each action is carried
+an old version (the planner retires a version only on those fresh facts). While executions move,
+every step reads the ledger, the executions still to move (with their tasks) and the state of those
+moved. Moves a previous step began are settled before anything is planned. Each action is carried
 out on its own, so one that fails leaves the results of the others recorded.
 """
 
@@ -18,10 +20,11 @@ from pydantic import ValidationError
 from conductor_operator.api.common import parse_duration
 from conductor_operator.api.definitions import WorkflowDefinition
 from conductor_operator.api.migration import GateResult, MigrationPlan
-from conductor_operator.conductor.client import ConductorClient
+from conductor_operator.conductor.client import ConductorClient, counts_by_version
 from conductor_operator.conductor.errors import ConductorError, Conflict, NotFound, Rejected, Unavailable
 from conductor_operator.domain import definitions as defs
 from conductor_operator.domain import migrations as plans
+from conductor_operator.domain import waves
 from conductor_operator.domain.conditions import kstatus
 from conductor_operator.kube import Missing
 from conductor_operator.reconcile import (
@@ -31,6 +34,13 @@ from conductor_operator.reconcile import (
     cluster_name,
     conclude,
     validation_message,
+)
+from conductor_operator.reconcile.moves import (
+    Ledger,
+    LedgerUnavailable,
+    Mover,
+    pause_triggers,
+    resume_triggers,
 )
 
 
@@ -49,7 +59,13 @@ async def reconcile_plan(runtime: Runtime, body, *, attempt: int = 0) -> Outcome
         try:
             target = await _target_view(runtime, meta["namespace"], plan)
             client = await runtime.client_for(meta["namespace"], cluster_name(plan))
-            observed = await _observe(runtime, client, plan, target, now)
+            ledger = await Ledger(runtime.kube, plan).load()
+            flavor = (await client.detect_flavor()).value
+            settled = await _settle(client, plan, ledger, flavor, now)
+            plan.status.triggers = ledger.trigger_status()
+            observed = await _observe(client, plan, target, now, ledger, flavor)
+        except LedgerUnavailable as exc:
+            return _error(runtime, body, recorded, now, unavailable=(label, Unavailable(None, str(exc)), attempt))
         except UserError as exc:
             return _error(runtime, body, recorded, now, kstatus(False, exc.reason, exc.message, stalled=True),
                           defs.Event("Warning", exc.reason, exc.message))
@@ -60,7 +76,9 @@ async def reconcile_plan(runtime: Runtime, body, *, attempt: int = 0) -> Outcome
             return _error(runtime, body, recorded, now, kstatus(False, defs.REASON_REJECTED, message, stalled=True),
                           defs.Event("Warning", defs.REASON_REJECTED, message))
         step = plans.plan_migration(plan.spec, plan.status, observed, now, generation)
-        refused, failures = await _act(client, plan, step, target)
+        if settled:
+            step.events.append(defs.Event("Normal", "MovesSettled", _settled_text(settled)))
+        refused, failures = await _act(client, plan, step, target, ledger, now)
         if refused:  # Conductor refused a check workflow: the planner judges the gate it recorded as failed
             step = plans.plan_migration(plan.spec, step.status, dataclasses.replace(observed, counts=None), now,
                                         generation)
@@ -68,6 +86,8 @@ async def reconcile_plan(runtime: Runtime, body, *, attempt: int = 0) -> Outcome
         if failures:  # what succeeded is recorded; the rest is tried again after a backoff
             step.status.message = f"{step.status.message}; Conductor failed: {'; '.join(failures)}"
             retry_after = runtime.settings.retry_delay(attempt)
+        step.status.ledger = ledger.name if ledger.exists else None
+        step.status.triggers = ledger.trigger_status()
         written = step.status.to_dict()
         written.pop("conditions", None)
         # Clear what the planner dropped from the object, and from the status planned from (when the body is stale).
@@ -144,8 +164,23 @@ async def _target_view(runtime: Runtime, namespace: str, plan: MigrationPlan) ->
                             activation=resource.spec.activation, registered=in_sync)
 
 
-async def _observe(runtime: Runtime, client: ConductorClient, plan: MigrationPlan, target: plans.TargetView | None,
-                   now: datetime) -> plans.PlanObservation:
+async def _settle(client: ConductorClient, plan: MigrationPlan, ledger: Ledger, flavor: str,
+                  now: datetime) -> list[waves.Move]:
+    """Finish the moves a previous step recorded as intents (it may have crashed halfway)."""
+    if not any(m.state in waves.PENDING for m in ledger.moves.values()):
+        return []
+    settings = plan.spec.strategy.upgrade_waves or plan.spec.strategy.drain
+    mover = plans.mover_for(settings, flavor) if settings else next(iter(ledger.moves.values())).mover
+    return await Mover(client, plan, mover, now).finish(ledger)
+
+
+def _settled_text(settled: list[waves.Move]) -> str:
+    counts = waves.ledger_counts(settled)
+    return "settled moves a previous step began: " + ", ".join(f"{n} {state.value}" for state, n in counts.items())
+
+
+async def _observe(client: ConductorClient, plan: MigrationPlan, target: plans.TargetView | None,
+                   now: datetime, ledger: Ledger, flavor: str) -> plans.PlanObservation:
     """What this step needs; with no target only the versions before the cutover (the plan waits), and the
     counts and pins after it (the plan goes on with the version it released)."""
     spec, status = plan.spec, plan.status
@@ -154,11 +189,11 @@ async def _observe(runtime: Runtime, client: ConductorClient, plan: MigrationPla
     if target is not None and target.registered and target.version not in registered:
         target = dataclasses.replace(target, registered=False)
     before_cutover = status.cutover_at is None
-    if before_cutover and target is None:
-        return plans.PlanObservation(None, registered)
+    if before_cutover and status.gates_passed_at is None and target is None:
+        return plans.PlanObservation(None, registered, flavor=flavor)
     old_definitions: dict[int, dict] = {}
     last_polls = None
-    if before_cutover:
+    if before_cutover and status.gates_passed_at is None:
         from_versions = plans.versions_to_move(explicit=spec.from_.versions, all_older=bool(spec.from_.all_older),
                                                registered=registered, target=target.version)
         for version in from_versions:
@@ -167,9 +202,22 @@ async def _observe(runtime: Runtime, client: ConductorClient, plan: MigrationPla
         if target.definition is not None and spec.gates.require_workers:
             last_polls = {task_type: await _last_poll(client, task_type)
                           for task_type in plans.simple_task_types(target.definition)}
-    counts = referrers = None
-    if plans.counts_due(status, parse_duration(spec.drain_detection.interval), now):
-        counts = await runtime.running_counts(client, name)
+    counts = referrers = old_starts = candidates = target_refs = None
+    moving = status.phase == plans.Phase.MOVING
+    old_versions = set(status.verdict.from_versions if status.verdict and status.gates_passed_at else
+                       old_definitions)
+    if moving or plans.counts_due(status, parse_duration(spec.drain_detection.interval), now):
+        running = await client.running_executions(name)
+        counts = counts_by_version(running)
+        old = [e for e in running if int(e.get("workflowVersion") or 0) in old_versions]
+        old_starts = tuple(_started(e) for e in old if e.get("startTime"))
+        if moving:
+            unmoved = [e["workflowId"] for e in old if e["workflowId"] not in ledger.moves]
+            candidates = tuple(waves.candidate(e, _started(e) if e.get("startTime") else None)
+                               for e in await client.existing_executions(unmoved, include_tasks=True)
+                               if e.get("status") in waves.RUNNING)
+            target_def = await client.get_workflow_def(name, status.verdict.to_version)
+            target_refs = frozenset(waves.task_refs(target_def)) if target_def else None
     if status.phase == plans.Phase.RETIRING:
         definitions = await client.all_workflow_defs()
         referrers = {version: defs.pinned_referrers(definitions, name, version)
@@ -182,7 +230,18 @@ async def _observe(runtime: Runtime, client: ConductorClient, plan: MigrationPla
             except NotFound:
                 continue
             executions[gate.execution_id] = execution
-    return plans.PlanObservation(target, registered, old_definitions, counts, last_polls, executions, referrers)
+    move_states: dict[str, str | None] = {}
+    if moving or status.phase == plans.Phase.ROLLING_BACK:
+        moved = [m.execution_id for m in ledger.moves.values() if m.state is waves.MoveState.MOVED]
+        found = {e["workflowId"]: e.get("status") for e in await client.existing_executions(moved)}
+        move_states = {i: found.get(i) for i in moved}
+    return plans.PlanObservation(target, registered, old_definitions, counts, last_polls, executions, referrers,
+                                 flavor=flavor, moves=tuple(ledger.moves.values()), candidates=candidates,
+                                 move_states=move_states, target_refs=target_refs, old_starts=old_starts)
+
+
+def _started(execution: dict) -> datetime:
+    return datetime.fromtimestamp(int(execution["startTime"]) / 1000, UTC)
 
 
 async def _last_poll(client: ConductorClient, task_type: str) -> datetime | None:
@@ -191,7 +250,7 @@ async def _last_poll(client: ConductorClient, task_type: str) -> datetime | None
 
 
 async def _act(client: ConductorClient, plan: MigrationPlan, step: plans.MigrationStep,
-               target: plans.TargetView | None) -> tuple[bool, list[str]]:
+               target: plans.TargetView | None, ledger: Ledger, now: datetime) -> tuple[bool, list[str]]:
     """Carry out the step's actions, each on its own: one that fails leaves the others' results recorded.
 
     Returns whether Conductor refused to start a check workflow, and what failed otherwise.
@@ -199,6 +258,23 @@ async def _act(client: ConductorClient, plan: MigrationPlan, step: plans.Migrati
     refused, failures = False, []
     for action in step.actions:
         try:
+            if action.kind in (plans.ActionKind.MOVE, plans.ActionKind.MOVE_BACK):
+                done = await Mover(client, plan.model_copy(update={"status": step.status}), action.mover,
+                                   now).carry_out(ledger, action.moves)
+                step.events.append(defs.Event("Normal", action.kind.value, _moved_text(action, done)))
+                continue
+            if action.kind is plans.ActionKind.PAUSE_TRIGGERS:
+                if paused := await pause_triggers(client, ledger, plan):
+                    step.events.append(defs.Event("Normal", "TriggersPaused", f"paused {', '.join(paused)} "
+                                                                              f"while the old versions drain"))
+                continue
+            if action.kind is plans.ActionKind.RESUME_TRIGGERS:
+                if resumed := await resume_triggers(client, ledger):
+                    step.events.append(defs.Event("Normal", "TriggersResumed", f"resumed {', '.join(resumed)}"))
+                continue
+            if action.kind is plans.ActionKind.REPUBLISH:
+                await _republish(client, plan, step, action.version)
+                continue
             if action.kind is plans.ActionKind.START_GATE:
                 refused |= not await _start_gate(client, plan, step, action, target)
             elif action.kind is plans.ActionKind.TERMINATE_GATE:
@@ -212,10 +288,49 @@ async def _act(client: ConductorClient, plan: MigrationPlan, step: plans.Migrati
                 plans.record_retirement(step.status, action.version)
                 step.events.append(defs.Event("Normal", "Retired", f"retired workflow {plan.spec.workflow_name} "
                                                                    f"v{action.version} from Conductor"))
-        except ConductorError as exc:
-            failures.append(f"{action.kind.value} {action.version or action.execution_id or action.gate.name}: "
-                            f"{exc.message}")
+        except (ConductorError, LedgerUnavailable) as exc:
+            failures.append(f"{action.kind.value} {_subject(action)}: {getattr(exc, 'message', None) or exc}")
     return refused, failures
+
+
+def _subject(action: plans.PlanAction) -> str:
+    if action.moves:
+        return f"of {len(action.moves)} execution(s)"
+    return str(action.version or action.execution_id or (action.gate.name if action.gate else ""))
+
+
+def _moved_text(action: plans.PlanAction, done: list[waves.Move]) -> str:
+    wave = f"wave {action.moves[0].wave}: " if action.kind is plans.ActionKind.MOVE else ""
+    confirmed = sum(1 for m in done if m.state in (waves.MoveState.MOVED, waves.MoveState.ROLLED_BACK)
+                    and m.message == "")
+    refused = [m for m in done if m.state is waves.MoveState.FAILED or m.message]
+    back = " back" if action.kind is plans.ActionKind.MOVE_BACK else ""
+    text = f"{wave}{confirmed} of {len(action.moves)} execution(s) moved{back} with {action.mover}"
+    if refused:
+        text += "; refused: " + "; ".join(f"{m.execution_id}: {m.message}" for m in refused[:5])
+    unsettled = len(action.moves) - len(done)
+    return text + (f"; {unsettled} to be settled from their state next step" if unsettled else "")
+
+
+async def _republish(client: ConductorClient, plan: MigrationPlan, step: plans.MigrationStep, version: int) -> None:
+    """Register the old version's content as a new highest version, so unpinned starts run it again. A copy
+    a crashed step registered already (its description says so) is adopted, not registered twice."""
+    rollback, name = step.status.rollback, plan.spec.workflow_name
+    marker = f"[republished v{rollback.from_version} by MigrationPlan {plan.metadata.namespace}/{plan.metadata.name}]"
+    highest = max(await client.workflow_versions(name), default=0)
+    latest = await client.get_workflow_def(name, highest) if highest else None
+    if latest and marker in (latest.get("description") or ""):
+        rollback.version = highest
+        return
+    old = await client.get_workflow_def(name, rollback.from_version)
+    if old is None:
+        raise NotFound(None, f"v{rollback.from_version} is no longer registered, so its content cannot be republished")
+    description = f"{old.get('description') or ''} {marker}".strip()
+    copy = {k: v for k, v in old.items() if k not in ("createTime", "updateTime", "createdBy", "updatedBy")}
+    await client.register_workflow_defs([{**copy, "version": version, "description": description}])
+    rollback.version = version
+    step.events.append(defs.Event("Normal", "Republished", f"registered v{rollback.from_version}'s content as "
+                                                           f"{name} v{version}: unpinned starts run it"))
 
 
 async def _start_gate(client: ConductorClient, plan: MigrationPlan, step: plans.MigrationStep,

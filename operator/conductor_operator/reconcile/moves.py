@@ -1,0 +1,246 @@
+"""What a MigrationPlan does to running executions and triggers, with its ledger.
+
+The ledger is a ConfigMap the plan owns (``<plan>-ledger``): one key per moved execution holding
+its ledger entry, and the key ``triggers`` listing the event handlers and schedules the plan paused.
+Every move is written there as an intent before Conductor is called and confirmed after; a trigger
+is written before it is paused. A crashed operator therefore finds everything it may have begun,
+and finishes each from the execution's own state (``domain.waves.resolve``), never by repeating a
+call blindly. One writer per plan (the reconcile lock), so merging keys is enough.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+from collections.abc import Iterable
+from datetime import datetime
+
+from kubernetes.client.exceptions import ApiException
+
+from conductor_operator.api.migration import MigrationPlan, TriggerStatus
+from conductor_operator.conductor.client import ConductorClient
+from conductor_operator.conductor.errors import Conflict, NotFound, Rejected, UnsupportedOperation
+from conductor_operator.domain.conditions import format_time
+from conductor_operator.domain.waves import (
+    ORKES_UPGRADE,
+    PENDING,
+    Fix,
+    Move,
+    MoveState,
+    resolve,
+    terminate_marker,
+)
+from conductor_operator.kube import GROUP, VERSION, Kube
+
+TRIGGERS_KEY = "triggers"
+EVENT_HANDLER, SCHEDULE = "EventHandler", "Schedule"
+PAUSING, PAUSED, RESUMED = "Pausing", "Paused", "Resumed"
+
+
+class LedgerUnavailable(Exception):
+    """The ledger could not be read or written; nothing that depends on it was done."""
+
+
+def ledger_name(plan_name: str) -> str:
+    name = f"{plan_name}-ledger"
+    if len(name) <= 253:
+        return name
+    return f"{plan_name[:230]}-{hashlib.sha256(plan_name.encode()).hexdigest()[:15]}-ledger"
+
+
+class Ledger:
+    def __init__(self, kube: Kube, plan: MigrationPlan):
+        self.kube = kube
+        self.namespace = plan.metadata.namespace
+        self.name = ledger_name(plan.metadata.name)
+        self.owner = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "MigrationPlan", "name": plan.metadata.name,
+                      "uid": plan.metadata.uid}
+        self.moves: dict[str, Move] = {}
+        self.triggers: dict[str, str] = {}
+        self.exists = False
+
+    async def load(self) -> Ledger:
+        try:
+            data = await self.kube.config_map_data(self.namespace, self.name)
+        except ApiException as exc:
+            raise LedgerUnavailable(f"cannot read ConfigMap {self.name}: {exc.reason}") from None
+        self.exists = bool(data)
+        self.triggers = json.loads(data.pop(TRIGGERS_KEY, "{}"))
+        self.moves = {key: Move.from_json(key, text) for key, text in data.items()}
+        return self
+
+    async def record(self, moves: Iterable[Move]) -> None:
+        moves = list(moves)
+        if moves:
+            await self._write({m.execution_id: m.to_json() for m in moves})
+            self.moves.update({m.execution_id: m for m in moves})
+
+    async def record_triggers(self, changes: dict[str, str]) -> None:
+        if changes:
+            merged = {**self.triggers, **changes}
+            await self._write({TRIGGERS_KEY: json.dumps(merged, sort_keys=True)})
+            self.triggers = merged
+
+    async def _write(self, data: dict[str, str]) -> None:
+        try:
+            await self.kube.merge_config_map_data(self.namespace, self.name, data, owner=self.owner)
+        except ApiException as exc:
+            raise LedgerUnavailable(f"cannot write ConfigMap {self.name}: {exc.reason}") from None
+        self.exists = True
+
+    def trigger_status(self) -> list[TriggerStatus]:
+        """The triggers as status shows them: one paused and not resumed yet counts as paused."""
+        shown = []
+        for key, state in sorted(self.triggers.items()):
+            kind, name = key.split("/", 1)
+            shown.append(TriggerStatus(kind=kind, name=name, state=RESUMED if state == RESUMED else PAUSED))
+        return shown
+
+
+# ---- moving executions ---------------------------------------------------------------------------
+
+class Mover:
+    """Moves executions to the target, or back, the way the plan's mover does it."""
+
+    def __init__(self, client: ConductorClient, plan: MigrationPlan, mover: str, now: datetime):
+        self.client, self.mover, self.now = client, mover, now
+        self.workflow = plan.spec.workflow_name
+        settings = plan.spec.strategy.upgrade_waves or plan.spec.strategy.drain
+        self.task_output = dict(settings.task_output or {}) if settings else {}
+        self.uid = plan.metadata.uid
+        self.back_version = plan.status.rollback.version if plan.status.rollback else None
+
+    def _stamp(self, move: Move, state: MoveState, message: str = "", **changes) -> Move:
+        return move.but(state, format_time(self.now), message, **changes)
+
+    async def carry_out(self, ledger: Ledger, intents: Iterable[Move]) -> list[Move]:
+        """Record the intents, move, confirm. What cannot be confirmed stays an intent for ``finish``."""
+        intents = list(intents)
+        await ledger.record(intents)
+        done = await self._move(intents)
+        await ledger.record(done)
+        return done
+
+    async def finish(self, ledger: Ledger) -> list[Move]:
+        """Settle the intents a previous reconcile left, from each execution's state now."""
+        pending = [m for m in ledger.moves.values() if m.state in PENDING]
+        if not pending:
+            return []
+        found = {e.get("workflowId"): e for e in await self.client.existing_executions(m.execution_id
+                                                                                        for m in pending)}
+        settled, again = [], []
+        for move in pending:
+            back = move.state is MoveState.BACK_INTENT
+            execution = found.get(move.execution_id)
+            fix = resolve(move, execution, terminate_marker(self.uid, back))
+            if fix is Fix.DONE:
+                settled.append(self._done(move, int(execution.get("workflowVersion") or 0)))
+            elif fix is Fix.ENDED:
+                settled.append(self._stamp(move, MoveState.BACK_ENDED if back else MoveState.ENDED,
+                                           "ended before it was moved" if execution else "gone"))
+            elif fix is Fix.RESTART:
+                settled.append(await self._restart(move))
+            else:
+                again.append(move)
+        settled += await self._move(again)
+        await ledger.record(settled)
+        return settled
+
+    def _done(self, move: Move, version: int) -> Move:
+        if move.state is MoveState.BACK_INTENT:
+            return self._stamp(move, MoveState.ROLLED_BACK, back_version=version)
+        return self._stamp(move, MoveState.MOVED)
+
+    async def _restart(self, move: Move) -> Move:
+        try:
+            await self.client.restart(move.execution_id, use_latest_definitions=True)
+        except Rejected as exc:
+            return self._stamp(move, MoveState.FAILED, f"terminated, but Conductor refused to restart it: "
+                                                       f"{exc.message}")
+        return self._done(move, self.back_version if move.state is MoveState.BACK_INTENT else move.to_version)
+
+    async def _move(self, moves: list[Move]) -> list[Move]:
+        if not moves:
+            return []
+        if self.mover == ORKES_UPGRADE:
+            return [m for m in [await self._upgrade(m) for m in moves] if m is not None]
+        return await self._terminate_restart(moves)
+
+    async def _terminate_restart(self, moves: list[Move]) -> list[Move]:
+        """Conductor OSS: terminate, then restart on the latest definition (the target, or the republished
+        old content when moving back). Ids either call did not take stay intents, settled next time."""
+        done = []
+        for back in (False, True):
+            batch = {m.execution_id: m for m in moves if (m.state is MoveState.BACK_INTENT) == back}
+            if not batch:
+                continue
+            terminated = await self.client.bulk_terminate(batch, terminate_marker(self.uid, back))
+            if terminated.succeeded:
+                restarted = await self.client.bulk_restart(terminated.succeeded, use_latest_definitions=True)
+                version = self.back_version if back else None
+                done += [self._done(batch[i], version or batch[i].to_version) for i in restarted.succeeded
+                         if i in batch]
+        return done
+
+    async def _upgrade(self, move: Move) -> Move | None:
+        """Orkes: the execution continues from its current task on the other version."""
+        back = move.state is MoveState.BACK_INTENT
+        version = move.from_version if back else move.to_version
+        try:
+            await self.client.upgrade(move.execution_id, name=self.workflow, version=version,
+                                      task_output=None if back else self.task_output)
+        except (NotFound, Conflict):
+            return None  # it ended meanwhile: settled from its state next time
+        except Rejected as exc:
+            return self._stamp(move, MoveState.MOVED if back else MoveState.FAILED,
+                               f"Conductor refused to move it{' back' if back else ''}: {exc.message}")
+        return self._done(move, version)
+
+
+# ---- triggers ------------------------------------------------------------------------------------
+
+def starts_workflow(handler: dict, workflow: str) -> bool:
+    """Whether an event handler has an action that starts this workflow."""
+    return any(a.get("action") == "start_workflow" and (a.get("start_workflow") or {}).get("name") == workflow
+               for a in handler.get("actions") or [])
+
+
+async def pause_triggers(client: ConductorClient, ledger: Ledger, plan: MigrationPlan) -> list[str]:
+    """Pause every active event handler and schedule that starts the workflow; each is written to the
+    ledger before it is paused. Returns what was paused now."""
+    workflow = plan.spec.workflow_name
+    handlers = [h for h in await client.event_handlers() if h.get("active") and starts_workflow(h, workflow)]
+    try:
+        schedules = [s for s in await client.schedules(workflow) if not s.get("paused")]
+    except UnsupportedOperation:
+        schedules = []  # a server without a scheduler has no schedules to pause
+    wanted = {f"{EVENT_HANDLER}/{h['name']}": h for h in handlers}
+    wanted |= {f"{SCHEDULE}/{s['name']}": s for s in schedules}
+    await ledger.record_triggers({key: PAUSING for key in wanted if ledger.triggers.get(key) != PAUSED})
+    for key, trigger in wanted.items():
+        if key.startswith(EVENT_HANDLER):
+            await client.update_event_handler({**trigger, "active": False})
+        else:
+            await client.pause_schedule(trigger["name"], reason=f"MigrationPlan {plan.metadata.namespace}/"
+                                                                f"{plan.metadata.name} drains {workflow}")
+    await ledger.record_triggers({key: PAUSED for key in wanted})
+    return sorted(wanted)
+
+
+async def resume_triggers(client: ConductorClient, ledger: Ledger) -> list[str]:
+    """Resume every trigger the ledger says this plan paused (one deleted since is left alone)."""
+    held = [key for key, state in ledger.triggers.items() if state != RESUMED]
+    if not held:
+        return []
+    handlers = {h.get("name"): h for h in await client.event_handlers()}
+    for key in held:
+        kind, name = key.split("/", 1)
+        if kind == EVENT_HANDLER:
+            if name in handlers:
+                await client.update_event_handler({**handlers[name], "active": True})
+        else:
+            with contextlib.suppress(NotFound, Conflict):  # deleted, or resumed by someone already
+                await client.resume_schedule(name)
+        await ledger.record_triggers({key: RESUMED})
+    return held
