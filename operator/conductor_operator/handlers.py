@@ -14,7 +14,7 @@ import kopf
 
 from conductor_operator.kube import GROUP, VERSION, Kube, load_config
 from conductor_operator.reconcile import Outcome, Runtime
-from conductor_operator.reconcile.migration import reconcile_plan
+from conductor_operator.reconcile.migration import finalize_plan, reconcile_plan
 from conductor_operator.settings import Settings
 
 SETTINGS = Settings.from_env()
@@ -126,3 +126,8 @@ async def plan_changed(body, patch, memo, retry, **_) -> None:
 @kopf.timer(*PLANS, interval=SETTINGS.resync_interval, initial_delay=SETTINGS.resync_interval)
 async def plan_timer(body, patch, memo, **_) -> None:
     _deliver(await reconcile_plan(memo.runtime, body), body, patch, retry=False)
+
+
+@kopf.on.delete(*PLANS)
+async def plan_deleted(body, patch, memo, retry, **_) -> None:
+    _deliver(await finalize_plan(memo.runtime, body, attempt=retry), body, patch)

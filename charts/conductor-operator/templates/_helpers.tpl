@@ -62,10 +62,14 @@ a Role in each one otherwise). Argument: dict "peeringResource" "clusterkopfpeer
 - apiGroups: [conductor-operator.io]
   resources: [conductorclusters/status, workflowdefinitions/status, taskdefinitions/status, migrationplans/status]
   verbs: [get, patch, update]
-# Orkes keys (Secrets) and definition JSON files (ConfigMaps): read only.
+# Orkes keys (Secrets): read only.
 - apiGroups: [""]
-  resources: [secrets, configmaps]
+  resources: [secrets]
   verbs: [get, list, watch]
+# Definition JSON files (ConfigMaps) are read; each MigrationPlan's ledger is a ConfigMap it writes.
+- apiGroups: [""]
+  resources: [configmaps]
+  verbs: [get, list, watch, create, patch]
 - apiGroups: ["", events.k8s.io]
   resources: [events]
   verbs: [create, patch]

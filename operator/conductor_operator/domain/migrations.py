@@ -462,12 +462,13 @@ class _Planner:
         drain = spec.strategy.drain
         if status.phase == Phase.ABORTED:
             return self._ended()
-        if status.phase == Phase.FAILED:
-            return self._failed()
+        if status.phase == Phase.FAILED:  # the deadline passed (onDeadline: Fail)
+            return self._stall(Phase.FAILED, REASON_DEADLINE_PASSED, status.message or "the drain deadline passed")
         if status.drain is None or status.drain.since is None:
             deadline = self.now + parse_duration(drain.deadline)
             status.drain = DrainStatus(since=format_time(self.now), deadline=format_time(deadline))
             status.phase = Phase.DRAINING
+            self._estimate_drain_end()
         if drain.pause_triggers:
             self.actions.append(PlanAction(ActionKind.PAUSE_TRIGGERS))
         old = self.from_versions
@@ -587,6 +588,7 @@ class _Planner:
         if pending := [m for m in moves if m.state in PENDING]:
             return self._progress(Phase.MOVING, f"{wave.label}: finishing {len(pending)} move(s) already begun")
         if self.promoted:
+            self.promoted = False  # one wave goes on, not every wave after it
             return self._next_wave(waves, wave)
         if progress.state == WaveState.GATE_FAILED:
             return self._stall(Phase.MOVING, REASON_HEALTH_GATE_FAILED,
@@ -748,6 +750,8 @@ class _Planner:
             return f"already {status.phase}"
         if status.cutover_at is None:
             return "nothing was cut over, so nothing to roll back: " + self._request_abort()
+        if not self.from_versions:
+            return "nothing to roll back to: no older version was moved from"
         self._begin_rollback()
         return f"rolling back from phase {status.waves.state if status.waves else status.phase}"
 
@@ -788,6 +792,7 @@ class _Planner:
         self.actions += [PlanAction(ActionKind.TERMINATE_GATE, execution_id=g.execution_id) for g in self.status.gates
                          if g.execution_id and not g.passed and g.reason == REASON_GATE_RUNNING]
         self.status.gates = []
+        self.status.gates_passed_at, self.status.drain = None, None  # a drain before its cutover starts over too
 
     def _from_versions(self, target: TargetView) -> list[int]:
         source = self.spec.from_
@@ -811,14 +816,18 @@ class _Planner:
         status.versions = [VersionCount(version=v, running=counts.get(v, 0), read_at=read_at) for v in shown]
         status.running = RunningSummary(old=sum(counts.get(v, 0) for v in old), target=counts.get(target_version, 0),
                                         read_at=read_at)
-        if status.drain is not None and self.observed.old_starts is not None:
-            end = estimate_drain_end(self.observed.old_starts, self.now)
-            status.drain.estimated_end = format_time(end) if end else None
+        self._estimate_drain_end()
         if status.phase in (Phase.DRAINING, Phase.RETIRING) and status.drain is not None:
             unretired = [v for v in old if v not in status.retired_versions]
             state = record_reading(_drain_state(status.drain), sum(counts.get(v, 0) for v in unretired), self.now)
             status.drain.zero_readings = state.zero_readings
             status.drain.first_zero_at = format_time(state.first_zero_at) if state.first_zero_at else None
+
+    def _estimate_drain_end(self) -> None:
+        drain = self.status.drain
+        if drain is not None and self.observed.old_starts is not None:
+            end = estimate_drain_end(self.observed.old_starts, self.now)
+            drain.estimated_end = format_time(end) if end else None
 
     def _old_running(self, old: list[int]) -> bool:
         counts = self.observed.counts
@@ -963,8 +972,10 @@ class _Planner:
             status.planned_actions = []
         if gates is None:
             gates = self._gates_condition()
-        if any(t.state == "Paused" for t in status.triggers) and not self._holds_triggers():
-            self.actions.append(PlanAction(ActionKind.RESUME_TRIGGERS))
+        if not self._holds_triggers():
+            self.actions = [a for a in self.actions if a.kind is not ActionKind.PAUSE_TRIGGERS]
+            if any(t.state == "Paused" for t in status.triggers):
+                self.actions.append(PlanAction(ActionKind.RESUME_TRIGGERS))
         warnings = list(dict.fromkeys(self.warnings))
         cut = status.registered_at is not None
         drained_at = status.drain.drained_at if status.drain else None

@@ -357,3 +357,41 @@ async def _start_gate(client: ConductorClient, plan: MigrationPlan, step: plans.
 
 def _update_gate(step: plans.MigrationStep, result: GateResult) -> None:
     step.status.gates = [result if g.name == result.name else g for g in step.status.gates]
+
+
+async def finalize_plan(runtime: Runtime, body, *, attempt: int = 0) -> Outcome:
+    """Before a plan goes: settle the moves it began (none stays terminated and not restarted) and resume the
+    triggers it paused, so none stays off because of a plan that is gone. With no way to reach Conductor
+    any more (no ConductorCluster), it lets go with a Warning naming what it leaves."""
+    meta = body["metadata"]
+    label = f"MigrationPlan {meta['name']}"
+    async with runtime.lock(body):
+        now = runtime.clock()
+        try:
+            plan = MigrationPlan.from_body(body)
+        except ValidationError:
+            return Outcome(None)
+        try:
+            ledger = await Ledger(runtime.kube, plan).load()
+            pending = [m.execution_id for m in ledger.moves.values() if m.state in waves.PENDING]
+            held = [key for key, state in ledger.triggers.items() if state != "Resumed"]
+            if not held and not pending:
+                return Outcome(None)
+            client = await runtime.client_for(meta["namespace"], cluster_name(plan))
+            await _settle(client, plan, ledger, (await client.detect_flavor()).value, now)
+            resumed = await resume_triggers(client, ledger)
+        except UserError as exc:
+            left = []
+            if held:
+                left.append(f"resuming {', '.join(held)}")
+            if pending:
+                left.append(f"settling the moves of {', '.join(pending)}")
+            message = f"{label} is deleted without {' or '.join(left)}: {exc.message}"
+            return Outcome(None, [defs.Event("Warning", "TriggersLeftPaused", message)])
+        except (ConductorError, LedgerUnavailable) as exc:
+            return runtime.unavailable(dict(body.get("status") or {}), now, meta.get("generation"), label,
+                                       exc if isinstance(exc, ConductorError) else Unavailable(None, str(exc)),
+                                       attempt)
+        events = [defs.Event("Normal", "TriggersResumed", f"resumed {', '.join(resumed)} before {label} was "
+                                                          f"deleted")] if resumed else []
+        return Outcome(None, events)
