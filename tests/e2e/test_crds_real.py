@@ -117,7 +117,8 @@ def test_migration_plans_get_their_defaults(crds, kubectl, namespace):
     drain = changed(changed(PLAN, "metadata.name", "drain"), "spec.strategy", {"drain": {"deadline": "24h"}})
     applied(kubectl, namespace, drain, "--validate=strict")
     assert stored(kubectl, namespace, "mp", "drain")["spec"]["strategy"] == {
-        "drain": {"deadline": "24h", "onDeadline": "Wait", "pauseTriggers": True}}
+        "drain": {"deadline": "24h", "onDeadline": "Wait", "pauseTriggers": True, "mover": "Auto",
+                  "workersIdempotent": False}}
 
     waves = changed(changed(PLAN, "metadata.name", "waves"), "spec", {
         **PLAN["spec"], "from": {"versions": [1, 2]},
@@ -291,16 +292,17 @@ def test_printer_columns(crds, kubectl, namespace):
         "drain": {"zeroReadings": 0, "since": NOW},
         "gates": [{"name": "Workers", "passed": True, "reason": "WorkersPolling", "checkedAt": NOW}],
         "waves": {"current": 0, "moved": 0},
-        "handledRequests": {"promote": "p-1"},
+        "handledRequests": {"promote": {"token": "p-1", "handledAt": NOW, "result": "went on"}},
         "conditions": _ready("Accepted")})
     rows = table(kubectl, namespace, "mp")
     assert rows[0] == ["NAME", "WORKFLOW", "TARGET", "PHASE", "VERDICT", "OLD", "NEW", "READY", "AGE"]
     assert rows[1][:8] == ["mp", "orders", "2", "Draining", "Caution", "2", "5", "True"]
     status = stored(kubectl, namespace, "mp", "mp")["status"]
-    assert status["waves"] == {"current": 0, "moved": 0, "ineligible": 0, "failed": 0}
+    assert status["waves"] == {"current": 0, "count": 0, "total": 0, "moved": 0, "ineligible": 0, "failed": 0,
+                               "rolledBack": 0}
     assert status["gates"][0] == {"name": "Workers", "passed": True, "reason": "WorkersPolling", "message": "",
                                   "checkedAt": NOW}
-    assert status["handledRequests"] == {"promote": "p-1"}
+    assert status["handledRequests"] == {"promote": {"token": "p-1", "handledAt": NOW, "result": "went on"}}
 
 
 def test_the_category_lists_every_kind(crds, kubectl, namespace):

@@ -1,8 +1,9 @@
 """kubectl-conductor: the operator's command line, also a kubectl plugin (`kubectl conductor ...`).
 
 Each subcommand is one entry of COMMANDS: its help, its arguments and the function that runs it
-and returns the exit code. Exit codes: 0 fine, 1 the answer is "no" (a breaking change), 2 bad
-input or usage, with a one-line message on stderr.
+and returns the exit code. Exit codes: 0 fine, 1 the answer is "no" (a breaking change, a declined
+confirmation, a request the operator did not handle in time), 2 bad input or usage, or a cluster that
+cannot be used (no kubeconfig, unreachable, forbidden, no such plan), with a one-line message on stderr.
 """
 
 from __future__ import annotations
@@ -10,12 +11,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
+from conductor_operator.cli import plans
+from conductor_operator.cli.common import PROGRAM, BadInput, Command
 from conductor_operator.domain.compatibility import (
     BREAKING,
     STRATEGIES,
@@ -24,21 +25,9 @@ from conductor_operator.domain.compatibility import (
     compare,
 )
 
-PROGRAM = "kubectl-conductor"
 MANIFEST_API_VERSION = "conductor-operator.io/v1alpha1"
 MANIFEST_KIND = "WorkflowDefinition"
 ACKNOWLEDGE_FIELD = "spec.strategy.upgradeWaves.acknowledgeBreaking"
-
-
-class BadInput(Exception):
-    """Input the command cannot use; the message is shown to the user as it is."""
-
-
-@dataclass(frozen=True)
-class Command:
-    help: str
-    add_arguments: Callable[[argparse.ArgumentParser], None]
-    run: Callable[[argparse.Namespace], int]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -52,6 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     except BadInput as error:
         print(f"{PROGRAM}: error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        return 130
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -197,6 +188,7 @@ def render_json(verdict: Verdict, old: dict, new: dict) -> str:
 COMMANDS: dict[str, Command] = {
     "diff": Command("compare two versions of a workflow definition: SAFE, CAUTION or BREAKING, and why",
                     _diff_arguments, run_diff),
+    **plans.COMMANDS,
 }
 
 if __name__ == "__main__":

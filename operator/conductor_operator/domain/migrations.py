@@ -34,6 +34,7 @@ from conductor_operator.domain.compatibility import SAFE, Compatibility, Finding
 from conductor_operator.domain.conditions import FALSE, TRUE, UNKNOWN, Condition, format_time, kstatus, parse_time
 from conductor_operator.domain.definitions import REGISTERED, Event, iter_tasks
 from conductor_operator.domain.waves import (
+    FAILED_STATES,
     LISTED_INELIGIBLE,
     ORKES_UPGRADE,
     PENDING,
@@ -327,6 +328,7 @@ class _Planner:
     def run(self) -> MigrationStep:
         status, spec = self.status, self.spec
         self.promoted = False
+        self.created = status.phase is None  # before a start over clears a failed phase
         if status.cutover_at is not None and status.verdict is not None:
             target = self._released_target()
             self.from_versions = list(status.verdict.from_versions)
@@ -551,8 +553,9 @@ class _Planner:
                                                       f"unpinned starts run on it, pinned callers keep their version"))
         drain = spec.strategy.drain
         deadline = parse_time(status.drain.deadline) if drain and status.drain else None
-        if spec.strategy.upgrade_waves or (drain and drain.on_deadline == "MoveRemaining" and deadline
-                                           and self.now >= deadline and not status.drain.drained_at):
+        released_late = deadline is not None and parse_time(status.cutover_at) >= deadline  # not by a promote
+        if spec.strategy.upgrade_waves or (drain and drain.on_deadline == "MoveRemaining" and released_late
+                                           and not status.drain.drained_at):
             status.phase = Phase.MOVING
             first = waves_of(spec.strategy.upgrade_waves)[0]
             status.waves = WavesStatus(current=first.number, count=len(waves_of(spec.strategy.upgrade_waves)),
@@ -664,7 +667,8 @@ class _Planner:
     def _count_moves(self, moves: tuple[Move, ...]) -> None:
         progress = self.status.waves
         ever_moved = [m for m in moves if m.state not in (MoveState.INTENT, MoveState.FAILED, MoveState.ENDED)]
-        failed = [m for m in ever_moved if self.observed.move_states.get(m.execution_id) in ("FAILED", "TIMED_OUT")]
+        failed = [m for m in ever_moved if m.state is MoveState.MOVED
+                  and self.observed.move_states.get(m.execution_id) in FAILED_STATES]
         progress.moved = len(ever_moved)
         progress.failed = len(failed) + sum(1 for m in moves if m.state is MoveState.FAILED)
         progress.rolled_back = sum(1 for m in moves if m.state is MoveState.ROLLED_BACK)
@@ -726,7 +730,7 @@ class _Planner:
             token, last = getattr(requests, kind), getattr(handled, kind)
             if not token or (last is not None and last.token == token):
                 continue
-            if self.status.phase is None:
+            if self.created:
                 result = "present when the plan was created: not acted on"
             else:
                 result = getattr(self, f"_request_{kind}")()
@@ -737,7 +741,7 @@ class _Planner:
         status = self.status
         if status.phase in (*ENDED, Phase.FAILED, Phase.ROLLING_BACK):
             return f"nothing to abort: the plan is {status.phase}"
-        was = status.phase
+        was = status.phase or Phase.PENDING
         status.phase = Phase.ABORTED
         self.actions += [PlanAction(ActionKind.TERMINATE_GATE, execution_id=g.execution_id) for g in status.gates
                          if g.execution_id and not g.passed and g.reason == REASON_GATE_RUNNING]
