@@ -118,7 +118,7 @@ def test_migration_plans_get_their_defaults(crds, kubectl, namespace):
     applied(kubectl, namespace, drain, "--validate=strict")
     assert stored(kubectl, namespace, "mp", "drain")["spec"]["strategy"] == {
         "drain": {"deadline": "24h", "onDeadline": "Wait", "pauseTriggers": True, "mover": "Auto",
-                  "workersIdempotent": False}}
+                  "workersIdempotent": False, "acknowledgeBreaking": False}}
 
     waves = changed(changed(PLAN, "metadata.name", "waves"), "spec", {
         **PLAN["spec"], "from": {"versions": [1, 2]},

@@ -359,8 +359,9 @@ def test_health_judges_moved_entries_by_their_state_now():
              move("back", MoveState.ROLLED_BACK)]
     states = {"ok": "RUNNING", "failed": "FAILED", "timed": "TIMED_OUT", "killed": "TERMINATED", "gone": None,
               "done": "COMPLETED", "refused": "FAILED", "ended": "FAILED", "pending": "FAILED", "back": "FAILED"}
-    assert health(moves, states) == Health(6, 3, ("failed", "timed", "killed"))
-    assert health(moves, {}) == Health(6, 0, ()), "a state not read is not judged"
+    assert health(moves, states) == Health(7, 4, ("failed", "timed", "killed", "refused")), \
+        "a move Conductor refused counts as tried and failed"
+    assert health(moves, {}) == Health(7, 1, ("refused",)), "a state not read is not judged"
     assert health([], states) == Health(0, 0, ())
 
 

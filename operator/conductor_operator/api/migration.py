@@ -74,6 +74,7 @@ class MoverSettings(Model):
                                                         "TerminateRestart, which re-runs every task.")
     task_output: OpenObject | None = Field(None, description="Outputs for tasks Orkes' upgrade skips, keyed by "
                                                              "taskReferenceName.")
+    acknowledge_breaking: bool = Field(False, description="Move executions although the verdict is Breaking.")
 
 
 class Drain(MoverSettings):
@@ -109,7 +110,8 @@ class Canary(Model):
 
 
 class Step(Model):
-    percent: int = Field(ge=1, le=100, description="Moved share of eligible executions after this step; rising.")
+    percent: int = Field(ge=1, le=100, description="Share of the old versions' running executions moved once this "
+                                                   "step is done (ineligible ones count, and stay); rising.")
     pause: Duration | None = Field(None, description="Wait this long after the step's health gate passed, before "
                                                      "the next step; a promote request ends the wait.")
 
@@ -123,7 +125,6 @@ class HealthGate(Model):
 class UpgradeWaves(MoverSettings):
     """Move running executions to the target in waves: a canary first, a health gate after each wave."""
 
-    acknowledge_breaking: bool = Field(False, description="Proceed although the verdict is Breaking.")
     canary: Canary | None = Field(None, description="The first, small wave.")
     steps: list[Step] = Field(default_factory=list, description="The waves after the canary.")
     health_gate: HealthGate = Defaulted(HealthGate, "The check after each wave.")

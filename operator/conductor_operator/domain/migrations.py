@@ -30,7 +30,15 @@ from conductor_operator.api.migration import (
 )
 from conductor_operator.api.migration import Finding as FindingStatus
 from conductor_operator.api.migration import Verdict as VerdictStatus
-from conductor_operator.domain.compatibility import SAFE, Compatibility, Finding, InvalidDefinition, Verdict, compare
+from conductor_operator.domain.compatibility import (
+    BREAKING,
+    SAFE,
+    Compatibility,
+    Finding,
+    InvalidDefinition,
+    Verdict,
+    compare,
+)
 from conductor_operator.domain.conditions import FALSE, TRUE, UNKNOWN, Condition, format_time, kstatus, parse_time
 from conductor_operator.domain.definitions import REGISTERED, Event, iter_tasks
 from conductor_operator.domain.waves import (
@@ -397,12 +405,18 @@ class _Planner:
             return self._stall(Phase.VALIDATING, REASON_INVALID_DEFINITION, str(exc))
         status.verdict = _verdict_status(verdict, from_versions, target.version)
         strategy = spec.strategy.name
-        acknowledged = bool(spec.strategy.upgrade_waves and spec.strategy.upgrade_waves.acknowledge_breaking)
+        settings = spec.strategy.upgrade_waves or spec.strategy.drain
+        acknowledged = bool(settings and settings.acknowledge_breaking)
         if not verdict.allows(strategy, acknowledged_breaking=acknowledged):
             return self._stall(Phase.VALIDATING, REASON_STRATEGY_NOT_ALLOWED,
                                f"the change is {verdict.level.value}: {strategy} would move running executions "
                                f"onto a definition they cannot continue on; use parallel or drain, or set "
                                f"spec.strategy.upgradeWaves.acknowledgeBreaking after reading the findings")
+        if verdict.level is BREAKING and moves_executions(spec) and not acknowledged:
+            return self._stall(Phase.VALIDATING, REASON_STRATEGY_NOT_ALLOWED,
+                               "the change is Breaking: onDeadline: MoveRemaining would move running executions "
+                               "onto a definition they cannot continue on; use Wait or Fail, or set "
+                               "spec.strategy.drain.acknowledgeBreaking after reading the findings")
         if moves_executions(spec) and (refusal := self._mover_refusal()):
             return self._stall(Phase.VALIDATING, *refusal)
         if higher := [v for v in self.observed.registered_versions if v > target.version]:
@@ -518,6 +532,9 @@ class _Planner:
         if status.registered_at is None:
             if not target.registered:
                 status.phase = Phase.CUTTING_OVER
+                pausing = PlanAction(ActionKind.PAUSE_TRIGGERS)  # one added since the release is held too
+                if spec.strategy.drain and spec.strategy.drain.pause_triggers and pausing not in self.actions:
+                    self.actions.append(pausing)
                 return self._wait(Phase.CUTTING_OVER, Phase.CUTTING_OVER.value,
                                   f"waiting for WorkflowDefinition {target.resource} to register "
                                   f"{spec.workflow_name} v{target.version}")
@@ -756,12 +773,16 @@ class _Planner:
             return "nothing was cut over, so nothing to roll back: " + self._request_abort()
         if not self.from_versions:
             return "nothing to roll back to: no older version was moved from"
+        if max(self.from_versions) in status.retired_versions:
+            return f"nothing to roll back to: v{max(self.from_versions)} was retired from Conductor"
         self._begin_rollback()
         return f"rolling back from phase {status.waves.state if status.waves else status.phase}"
 
     def _request_promote(self) -> str:
         status = self.status
         waves = status.waves
+        if self.spec.paused:
+            return "not acted on: the plan is held by spec.paused; resume it, then promote again"
         if status.phase == Phase.MOVING and waves and waves.state in (WaveState.WAITING, WaveState.GATE_FAILED):
             self.promoted = True
             what = "its pause" if waves.state == WaveState.WAITING else "its failed health gate"
@@ -847,8 +868,10 @@ class _Planner:
         drain = self.status.drain or DrainStatus()
         needed = max(2, self.spec.drain_detection.consecutive_zero_readings)
         if running:
+            drain_spec = self.spec.strategy.drain
+            paused = "triggers are paused; " if drain_spec and drain_spec.pause_triggers else ""
             where = ("new unpinned starts go to the target" if self.status.registered_at else
-                     f"triggers are paused; deadline {drain.deadline}")
+                     f"{paused}deadline {drain.deadline}")
             ends = f"; estimated end {drain.estimated_end}" if drain.estimated_end else ""
             return f"{running} execution(s) still run on {_versions(old)}; {where}{ends}"
         return (f"{_versions(old)} read zero {drain.zero_readings} of {needed} time(s) in a row; drained after "
@@ -949,11 +972,12 @@ class _Planner:
         if spec.strategy.upgrade_waves:
             mover = mover_for(spec.strategy.upgrade_waves, self.observed.flavor)
             gate = spec.strategy.upgrade_waves.health_gate
-            for wave in waves_of(spec.strategy.upgrade_waves):
+            waves = waves_of(spec.strategy.upgrade_waves)
+            for wave in waves:
                 size = f"{wave.count} execution(s)" if wave.count else f"up to {wave.percent}% of them"
+                pause = f", then wait {wave.pause}" if wave.pause and wave is not waves[-1] else ""
                 planned.append(f"{wave.label}: move {size} with {mover}, then watch them for {gate.window} "
-                               f"(at most {gate.max_failure_percent}% may fail)"
-                               + (f", then wait {wave.pause}" if wave.pause else ""))
+                               f"(at most {gate.max_failure_percent}% may fail){pause}")
         if not drain:
             planned.append(f"wait until {_versions(from_versions)} drain ({running} execution(s) running now)"
                            if from_versions else "nothing to drain: no older version is registered")
@@ -1028,7 +1052,8 @@ class _Planner:
         return self._step(kstatus(False, reason, message, reconciling=True))
 
     def _ended(self) -> MigrationStep:
-        """Aborted or rolled back: it stays so; a new MigrationPlan starts again."""
+        """Aborted or rolled back: it stays so (an aborted plan past its cutover can still be rolled back); a new
+        MigrationPlan starts again."""
         status = self.status
         if status.phase == Phase.ABORTED:
             handled = status.handled_requests.abort or status.handled_requests.rollback

@@ -204,10 +204,12 @@ class Health:
 
 
 def health(moves: Iterable[Move], states: Mapping[str, str | None]) -> Health:
-    """Moved executions of a wave and those of them that failed since (a missing state is not judged)."""
-    moved = [m for m in moves if m.state is MoveState.MOVED]
-    failed = tuple(m.execution_id for m in moved if states.get(m.execution_id) in FAILED_STATES)
-    return Health(len(moved), len(failed), failed)
+    """What a wave tried to move, and how much of it failed: refused by Conductor, or failed since it
+    moved (a missing state is not judged)."""
+    tried = [m for m in moves if m.state in (MoveState.MOVED, MoveState.FAILED)]
+    failed = tuple(m.execution_id for m in tried
+                   if m.state is MoveState.FAILED or states.get(m.execution_id) in FAILED_STATES)
+    return Health(len(tried), len(failed), failed)
 
 
 def estimate_drain_end(starts: Iterable[datetime], now: datetime) -> datetime | None:
