@@ -83,6 +83,8 @@ COLUMNS: dict[str, list[dict]] = {
         _column("New", ".status.running.target", "integer", "Running executions of the target version"),
         _READY,
         _AGE,
+        _column("Moved", ".status.waves.moved", "integer", "Executions moved to the target", priority=1),
+        _column("Wave", ".status.waves.state", description="The current wave's state", priority=1),
         _column("Message", ".status.message", priority=1),
     ],
 }
