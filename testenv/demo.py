@@ -1,9 +1,12 @@
-"""The demo: the operator reconciling examples/ into a real Conductor, step by step."""
+"""The demo: the operator reconciling examples/ into a real Conductor, step by step: v1, then v2 with a
+parallel MigrationPlan, then v3 with upgrade waves moving executions already in flight."""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import sys
 import time
 
 import httpx
@@ -17,6 +20,7 @@ from testenv.worker import Worker
 EXAMPLES = REPO_ROOT / "examples"
 NAMESPACE = "demo"
 PLAN = "customer-onboarding-to-v2"
+WAVES_PLAN = "customer-onboarding-waves"
 
 
 def _say(text: str) -> None:
@@ -63,11 +67,13 @@ class Demo:
         deadline = time.monotonic() + timeout
         seen = None
         while time.monotonic() < deadline:
-            phase, message = self.kubectl("get", "migrationplan", plan, "-n", NAMESPACE, "-o",
-                                          "jsonpath={.status.phase}|{.status.message}", check=False).partition("|")[::2]
-            if phase != seen:
+            phase, wave, message = (self.kubectl(
+                "get", "migrationplan", plan, "-n", NAMESPACE, "-o",
+                "jsonpath={.status.phase}|{.status.waves.current} {.status.waves.state}|{.status.message}",
+                check=False).split("|", 2) + ["", ""])[:3]
+            if (phase, wave) != seen:  # each phase, and each wave's state while executions move
                 print(f"  MigrationPlan {plan}: {phase or '(no status yet)'}: {message}", flush=True)
-                seen = phase
+                seen = (phase, wave)
             if phase in phases:
                 return True
             time.sleep(0.5)
@@ -96,9 +102,28 @@ class Demo:
         response.raise_for_status()
         return response.text
 
-    def execution_version(self, execution_id: str) -> int:
+    def plugin(self, *args: str) -> str:
+        """kubectl-conductor, as `kubectl conductor` runs it."""
+        result = subprocess.run([sys.executable, "-m", "conductor_operator.cli.main", *args, "-n", NAMESPACE,
+                                 f"--kubeconfig={self.env.control_plane.kubeconfig}"], capture_output=True, text=True,
+                                env={**os.environ, "PYTHONPATH": str(REPO_ROOT / "operator")})
+        return result.stdout + result.stderr
+
+    def wait_executions(self, ids: list[str], status: str, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if all(self.execution(i)["status"] == status for i in ids):
+                return True
+            time.sleep(0.5)
+        print(f"!! not every execution is {status} after {timeout}s", flush=True)
+        return False
+
+    def execution(self, execution_id: str, tasks: bool = False) -> dict:
         return httpx.get(f"{self.conductor_api}/workflow/{execution_id}",
-                         params={"includeTasks": "false"}).json()["workflowVersion"]
+                         params={"includeTasks": str(tasks).lower()}).json()
+
+    def execution_version(self, execution_id: str) -> int:
+        return self.execution(execution_id)["workflowVersion"]
 
     def show(self) -> None:
         print(self.kubectl("get", "conductorclusters,taskdefinitions,workflowdefinitions,migrationplans", "-n",
@@ -115,9 +140,25 @@ def _risk(task_input: dict) -> dict:
     return {"riskTier": "HIGH" if value >= 5000 else "MEDIUM" if value >= 1000 else "LOW"}
 
 
+def _notify(task_input: dict) -> dict:
+    return {"notified": task_input.get("customerId")}
+
+
+def _worker(env: Environment) -> Worker:
+    return Worker(env.conductor.url, {"normalize_customer_profile": _normalize, "assign_risk_tier": _risk,
+                                      "notify_customer": _notify}, delay=2.0, worker_id="demo-worker")
+
+
 DEMO_SPEEDS = {"drainDetection": {"interval": "2s", "consecutiveZeroReadings": 3, "gracePeriod": "4s"},
                "strategy": {"parallel": {"retireOldVersions": True, "retireAfter": "5s"}}}
 """The demo's MigrationPlan counts every 2 s and retires 5 s after the drain, instead of the example's minutes."""
+
+DEMO_WAVES = {"drainDetection": DEMO_SPEEDS["drainDetection"],
+              "strategy": {"upgradeWaves": {"workersIdempotent": True,
+                                            "canary": {"count": 2, "selector": {"currentTask": "normalize_customer"}},
+                                            "steps": [{"percent": 50, "pause": "4s"}, {"percent": 100}],
+                                            "healthGate": {"window": "4s", "maxFailurePercent": 10}}}}
+"""The waves of examples/migrationplan-waves.yaml with seconds instead of minutes."""
 
 
 def run_demo(env: Environment, *, keep_running: bool) -> bool:
@@ -129,8 +170,7 @@ def run_demo(env: Environment, *, keep_running: bool) -> bool:
 
     _say("Starting the operator (log: operator.log in the work folder)")
     operator = OperatorProcess(env.control_plane.kubeconfig, env.dir / "operator.log").start()
-    worker = Worker(env.conductor.url, {"normalize_customer_profile": _normalize, "assign_risk_tier": _risk},
-                    delay=2.0, worker_id="demo-worker").start()
+    worker = _worker(env).start()
     ok = True
     try:
         _say("Applying the ConductorCluster, the task definitions and customer_onboarding v1")
@@ -185,6 +225,18 @@ def run_demo(env: Environment, *, keep_running: bool) -> bool:
         print(f"versions registered in Conductor now: {registered}", flush=True)
         ok &= registered == [2]
 
+        moved, waiting = _waves_act(demo, worker)
+        ok &= moved
+        worker = _worker(env).start()
+        ok &= demo.wait_executions(waiting, "COMPLETED", timeout=120)
+        finished = [demo.execution(i, tasks=True) for i in waiting]
+        notified = sorted(t["outputData"].get("notified") for e in finished for t in e["tasks"]
+                          if t["referenceTaskName"] == "notify_customer")
+        print(f"moved executions completed on versions {[e['workflowVersion'] for e in finished]}; "
+              f"notify_customer ran for {notified}", flush=True)
+        ok &= notified == [f"w-{i}" for i in range(6)]
+        ok &= demo.wait_phase(WAVES_PLAN, ("Completed",), timeout=60)
+
         print(f"\nDemo {'succeeded' if ok else 'FAILED'}.", flush=True)
         if keep_running:
             kubectl = f"kubectl --kubeconfig={env.control_plane.kubeconfig} -n {NAMESPACE}"
@@ -196,6 +248,28 @@ def run_demo(env: Environment, *, keep_running: bool) -> bool:
     finally:
         worker.stop()
         operator.stop()
+
+
+def _waves_act(demo: Demo, worker: Worker) -> tuple[bool, list[str]]:
+    """v2 executions wait at their first task (the worker is stopped); a waves plan moves them to v3."""
+    _say("Moving executions already in flight to v3 in waves (examples/migrationplan-waves.yaml, faster for the "
+         f"demo: {json.dumps(DEMO_WAVES['strategy'])})")
+    worker.stop()
+    waiting = [demo.start_execution("customer_onboarding", None, {"customerId": f"w-{i}", "orderValue": 300})
+               for i in range(6)]
+    versions = [demo.execution_version(i) for i in waiting]
+    print(f"the worker is stopped: {len(waiting)} executions wait at their first task on versions {versions}")
+    ok = versions == [2] * 6
+    demo.apply_example("customer-onboarding-v3.yaml")
+    demo.apply_example("migrationplan-waves.yaml", overrides=DEMO_WAVES)
+    ok &= demo.wait_phase(WAVES_PLAN, ("Draining", "Completed"), timeout=120)
+    _say(f"kubectl conductor status {WAVES_PLAN}")
+    print(demo.plugin("status", WAVES_PLAN), flush=True)
+    versions = [demo.execution_version(i) for i in waiting]
+    print(f"the waiting executions now run on versions {versions}", flush=True)
+    ok &= versions == [3] * 6
+    _say("The worker comes back: the moved executions finish on v3, notification step included")
+    return bool(ok), waiting
 
 
 def _wait_forever() -> None:
