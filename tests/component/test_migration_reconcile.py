@@ -608,7 +608,7 @@ async def test_a_check_workflow_that_cannot_be_started_now_keeps_the_others_and_
     assert "executionId" not in gates["smoke"] and not gates["smoke"]["passed"]
     assert gates["smoke"]["reason"] == "GateRunning", "not a failed gate: it is started again"
     assert m.status["phase"] == "Gating"
-    assert m.status["message"].endswith("; Conductor failed: StartGate smoke: smoke queue unavailable")
+    assert m.status["message"].endswith("; failed: StartGate smoke: smoke queue unavailable")
     assert outcome.retry_after == SETTINGS.retry_delay(1)
     assert "smoke queue unavailable" in outcome.message
     assert "GateStarted" in m.events
@@ -619,7 +619,7 @@ async def test_a_check_workflow_that_cannot_be_started_now_keeps_the_others_and_
         ("order", "order"), ("smoke", "smoke")], "order is not started twice"
     assert {g["name"]: g.get("executionId") for g in m.status["gates"]} == {
         "Workers": None, "smoke": "exec-2", "order": "exec-1"}
-    assert outcome.retry_after is None and "Conductor failed" not in m.status["message"]
+    assert outcome.retry_after is None and "; failed:" not in m.status["message"]
 
 
 async def test_a_version_that_cannot_be_deleted_now_is_retried_while_the_others_are_retired(
@@ -641,7 +641,7 @@ async def test_a_version_that_cannot_be_deleted_now_is_retried_while_the_others_
     assert conductor.deleted == [("order", 2)]
     assert m.status["retiredVersions"] == [2], "the deletion that succeeded is recorded"
     assert m.status["phase"] == "Retiring"
-    assert m.status["message"] == "retiring v1, v2 from Conductor; Conductor failed: Retire 1: connection reset"
+    assert m.status["message"] == "retiring v1, v2 from Conductor; failed: Retire 1: connection reset"
     assert outcome.retry_after == SETTINGS.retry_delay(0)
     assert [e.message for e in outcome.events if e.reason == "Retired"] == [
         "retired workflow order v2 from Conductor"]

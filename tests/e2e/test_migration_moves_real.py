@@ -60,6 +60,14 @@ class HeldFlow:
         return {**workflow_spec(self.workflow, 2, *self._tasks(simple("finish", self.finish_type))),
                 "activation": "ByMigrationPlan"}
 
+    def prepare(self, resources, executions: Executions, count: int) -> list[str]:
+        """v1 registered, ``count`` of its executions waiting at hold, v2 applied (and held for a plan)."""
+        resources.create("WorkflowDefinition", "v1", self.v1())
+        resources.wait_condition("WorkflowDefinition", "v1", "Ready")
+        ids = self.start(executions, count)
+        resources.create("WorkflowDefinition", "v2", self.v2())
+        return ids
+
     def start(self, executions: Executions, count: int) -> list[str]:
         ids = [executions.start_with(self.workflow, 1, {}) for _ in range(count)]
         wait_for(lambda: all(self.runs[i] == 1 and self.at_hold(i) for i in ids), timeout=60,
@@ -100,10 +108,7 @@ def test_upgrade_waves_move_each_held_execution_once_on_oss(resources, cluster, 
                                                             namespace):
     flow = HeldFlow(conductor_url)
     with flow.worker:
-        resources.create("WorkflowDefinition", "v1", flow.v1())
-        resources.wait_condition("WorkflowDefinition", "v1", "Ready")
-        ids = flow.start(executions, 8)
-        resources.create("WorkflowDefinition", "v2", flow.v2())
+        ids = flow.prepare(resources, executions, 8)
         resources.create("MigrationPlan", "waves", flow.plan({"upgradeWaves": {
             "workersIdempotent": True, "canary": {"count": 2}, "steps": [{"percent": 50}, {"percent": 100}],
             "healthGate": {"window": "2s", "maxFailurePercent": 20}}}))
@@ -127,10 +132,7 @@ def test_upgrade_waves_move_each_held_execution_once_on_oss(resources, cluster, 
 def test_a_failed_health_gate_rolls_back_on_oss(resources, cluster, executions, conductor_url, k8s, namespace):
     flow = HeldFlow(conductor_url)
     with flow.worker:
-        resources.create("WorkflowDefinition", "v1", flow.v1())
-        resources.wait_condition("WorkflowDefinition", "v1", "Ready")
-        ids = flow.start(executions, 6)
-        resources.create("WorkflowDefinition", "v2", flow.v2())
+        ids = flow.prepare(resources, executions, 6)
         resources.create("MigrationPlan", "waves", flow.plan({"upgradeWaves": {
             "workersIdempotent": True, "canary": {"count": 2}, "steps": [{"percent": 100}],
             "healthGate": {"window": "1h", "maxFailurePercent": 20}, "onGateFailure": "Rollback"}}))
@@ -171,10 +173,7 @@ def test_drain_pauses_an_event_handler_and_resumes_it_after_the_cutover(resource
 
     try:
         with flow.worker:
-            resources.create("WorkflowDefinition", "v1", flow.v1())
-            resources.wait_condition("WorkflowDefinition", "v1", "Ready")
-            ids = flow.start(executions, 3)
-            resources.create("WorkflowDefinition", "v2", flow.v2())
+            ids = flow.prepare(resources, executions, 3)
             resources.create("MigrationPlan", "drain", flow.plan({"drain": {"deadline": "10m"}}))
 
             draining = wait_phase(resources, "drain", "Draining", timeout=60)
@@ -210,10 +209,7 @@ def test_killing_the_operator_during_waves_never_moves_an_execution_twice(resour
     try:
         with flow.worker:
             victim = OperatorProcess(kubeconfig, tmp_path / "victim.log").start()
-            resources.create("WorkflowDefinition", "v1", flow.v1())
-            resources.wait_condition("WorkflowDefinition", "v1", "Ready")
-            ids = flow.start(executions, 24)
-            resources.create("WorkflowDefinition", "v2", flow.v2())
+            ids = flow.prepare(resources, executions, 24)
             resources.create("MigrationPlan", "waves", flow.plan({"upgradeWaves": {
                 "workersIdempotent": True, "canary": {"count": 3},
                 "steps": [{"percent": 25}, {"percent": 50}, {"percent": 75}, {"percent": 100}],

@@ -84,7 +84,7 @@ async def reconcile_plan(runtime: Runtime, body, *, attempt: int = 0) -> Outcome
                                         generation)
         retry_after = None
         if failures:  # what succeeded is recorded; the rest is tried again after a backoff
-            step.status.message = f"{step.status.message}; Conductor failed: {'; '.join(failures)}"
+            step.status.message = f"{step.status.message}; failed: {'; '.join(failures)}"
             retry_after = runtime.settings.retry_delay(attempt)
         step.status.ledger = ledger.name if ledger.exists else None
         step.status.triggers = ledger.trigger_status()
