@@ -124,7 +124,9 @@ def test_defaults_render_a_cluster_wide_operator_with_crds_and_peering(helm):
     assert ("conductor-operator.io", "workflowdefinitions/status", "patch") in rights
     assert ("kopf.dev", "clusterkopfpeerings", "patch") in rights
     assert {(g, r) for g, r, v in rights if v in {"create", "delete", "deletecollection"}} == {
-        ("", "events"), ("events.k8s.io", "events")}, "the operator creates events, nothing else, and deletes nothing"
+        ("", "events"), ("events.k8s.io", "events"), ("", "configmaps")}, \
+        "the operator creates events and MigrationPlan ledgers (ConfigMaps), nothing else, and deletes nothing"
+    assert ("", "secrets", "patch") not in rights and ("", "configmaps", "patch") in rights
 
     (peering,) = of_kind(documents, "ClusterKopfPeering")
     deployment, container = deployment_container(documents)
