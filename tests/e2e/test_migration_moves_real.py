@@ -235,3 +235,26 @@ def test_killing_the_operator_during_waves_never_moves_an_execution_twice(resour
         if victim:
             victim.stop()
         operator.start()
+
+
+def test_deleting_a_draining_plan_resumes_the_handler_it_paused(resources, cluster, executions, conductor_url):
+    """The plan's finalizer, through kopf: the handler is active again before the plan is gone."""
+    flow = HeldFlow(conductor_url)
+    handler = {"name": f"start_{flow.workflow}", "event": f"conductor:{flow.workflow}_in", "active": True,
+               "actions": [{"action": "start_workflow", "start_workflow": {"name": flow.workflow, "input": {}}}]}
+    httpx.post(f"{flow.api}/event", json=handler).raise_for_status()
+
+    def handler_active() -> bool:
+        return next(h for h in httpx.get(f"{flow.api}/event").json() if h["name"] == handler["name"])["active"]
+
+    try:
+        with flow.worker:
+            flow.prepare(resources, executions, 1)
+            resources.create("MigrationPlan", "drain", flow.plan({"drain": {"deadline": "10m"}}))
+            wait_for(lambda: not handler_active(), timeout=60, what="the event handler paused")
+            resources.delete("MigrationPlan", "drain")
+            wait_for(lambda: resources.get("MigrationPlan", "drain") is None, timeout=30, what="the plan gone")
+            assert handler_active(), "resumed before the finalizer let the plan go"
+            assert executions.versions(flow.workflow) == [1], "nothing was cut over"
+    finally:
+        httpx.delete(f"{flow.api}/event/{handler['name']}")
