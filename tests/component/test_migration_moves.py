@@ -552,3 +552,34 @@ async def test_crashes_anywhere_in_the_waves_move_every_execution_exactly_once(s
     assert set(entries) == set(conductor.executions), "the ledger names every moved execution"
     assert {e["state"] for e in entries.values()} == {"Moved"}, "and agrees with Conductor"
     assert status["waves"]["moved"] == 12
+
+
+async def test_check_workflows_run_after_each_wave_and_hold_it_until_they_pass(runtime, conductor, clock):
+    conductor.workflows[("smoke", 1)] = {"name": "smoke", "version": 1, "tasks": []}
+    m = waves_migration(runtime, conductor, clock, healthGate={
+        "window": "1m", "maxFailurePercent": 20,
+        "workflows": [{"name": "smoke", "input": {"probe": True}, "expectedOutput": {"ok": True}}]})
+    await cut_over(m)
+    await m.step(after=1)  # the canary moves
+    await m.step(after=1)  # watching: the check starts
+    smoke = [s for s in conductor.started if s["name"] == "smoke"]
+    assert len(smoke) == 1 and smoke[0]["correlation_id"] == "migrationplan/ns/order-to-v2/smoke/wave-0"
+    assert smoke[0]["workflow_def"] is None, "after a wave the check runs what is registered"
+    first = m.status["waves"]["gates"][0]["executionId"]
+
+    await m.step(after=120)
+    assert m.status["waves"]["state"] == "Watching", "the window has passed, the check has not"
+    assert "check workflow(s) smoke running" in m.status["message"]
+    conductor.executions[first].update(status="COMPLETED", output={"ok": True})
+    await m.step(after=1)
+    assert m.status["waves"]["current"] == 1 and len(on_version(conductor, 2)) == 5
+
+    await m.step(after=1)  # step 1 watched: its own run of the check
+    second = m.status["waves"]["gates"][0]["executionId"]
+    assert second != first and len([s for s in conductor.started if s["name"] == "smoke"]) == 2
+    conductor.executions[second].update(status="FAILED", reasonForIncompletion="smoke broke")
+    outcome = await m.step(after=1)
+    assert m.status["waves"]["state"] == "GateFailed"
+    assert conditions(outcome)["Stalled"] == ("True", "HealthGateFailed")
+    assert "check smoke: execution" in m.status["message"] and "smoke broke" in m.status["message"]
+    assert len(on_version(conductor, 2)) == 5, "nothing more moves"

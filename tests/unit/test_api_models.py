@@ -241,7 +241,7 @@ def test_status_is_built_through_the_models():
     dumped = plan.to_dict()
     assert dumped["verdict"] == {"level": "Safe", "findings": [], "fromVersions": [1], "toVersion": 2}
     assert dumped["waves"] == {"current": 1, "count": 0, "state": "Watching", "total": 0, "moved": 10,
-                               "ineligible": 0, "failed": 0, "rolledBack": 0, "ineligibleExecutions": []}
+                               "ineligible": 0, "failed": 0, "rolledBack": 0, "ineligibleExecutions": [], "gates": []}
     assert dumped["handledRequests"] == {"promote": {"token": "t-1", "result": "went on"}}
     assert MigrationPlanStatus.model_validate(dumped) == plan, "the dump reads back as the same status"
 
@@ -402,3 +402,12 @@ def test_check_mode_reports_differences_and_changes_nothing(tmp_path, capsys):
     (tmp_path / "gone.conductor-operator.io.yaml").write_text("old")
     assert main(["--check", "--out", str(tmp_path)]) == 1
     assert "gone.conductor-operator.io.yaml" in capsys.readouterr().err
+
+
+def test_health_gate_check_names_are_unique():
+    with pytest.raises(ValidationError, match="healthGate.workflows: each check needs its own name; repeated: smoke"):
+        MigrationPlan.from_body(plan_spec(strategy={"upgradeWaves": {"healthGate": {"workflows": [
+            {"name": "smoke"}, {"name": "smoke", "version": 2}]}}}))
+    plan = MigrationPlan.from_body(plan_spec(strategy={"upgradeWaves": {"healthGate": {"workflows": [
+        {"name": "smoke", "expectedOutput": {"ok": True}}]}}}))
+    assert plan.spec.strategy.upgrade_waves.health_gate.workflows[0].timeout == "5m"

@@ -116,10 +116,38 @@ class Step(Model):
                                                      "the next step; a promote request ends the wait.")
 
 
+class GateWorkflow(Model):
+    name: str = Field(min_length=1, description="A workflow run as a check before the migration starts.")
+    version: int | None = Field(None, ge=1, description="Its version; the latest when left out.")
+    input: OpenObject | None = Field(None, description="Its input.")
+    expected_output: OpenObject | None = Field(None, description="Keys its output must hold, with their values.")
+    timeout: Duration = Field("5m", description="How long it may run.")
+
+
+def check_workflows(description: str):
+    """A list of check workflows keyed by name (a result is kept per name)."""
+    return Field(default_factory=list, description=description,
+                 json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]})
+
+
+def refuse_repeated_names(where: str, workflows: list[GateWorkflow]) -> None:
+    names = [gate.name for gate in workflows]
+    if repeated := sorted({name for name in names if names.count(name) > 1}):
+        raise ValueError(f"{where}: each check needs its own name; repeated: {', '.join(repeated)}")
+
+
 class HealthGate(Model):
     window: Duration = Field("10m", description="How long moved executions are watched after a wave.")
     max_failure_percent: int = Field(5, ge=0, le=100, description="Failed share of moved executions that fails "
                                                                   "the gate.")
+    workflows: list[GateWorkflow] = check_workflows(
+        "Check workflows run after each wave (on what is registered then: the target); each must complete as "
+        "expected for the wave to pass. Names are unique.")
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> HealthGate:
+        refuse_repeated_names("spec.strategy.upgradeWaves.healthGate.workflows", self.workflows)
+        return self
 
 
 class UpgradeWaves(MoverSettings):
@@ -152,28 +180,16 @@ class Strategy(Model):
         return "parallel" if self.parallel else "drain" if self.drain else "upgradeWaves"
 
 
-class GateWorkflow(Model):
-    name: str = Field(min_length=1, description="A workflow run as a check before the migration starts.")
-    version: int | None = Field(None, ge=1, description="Its version; the latest when left out.")
-    input: OpenObject | None = Field(None, description="Its input.")
-    expected_output: OpenObject | None = Field(None, description="Keys its output must hold, with their values.")
-    timeout: Duration = Field("5m", description="How long it may run.")
-
-
 class Gates(Model):
     require_workers: bool = Field(True, description="Every SIMPLE task of the target version has polling workers.")
     workers_seen_within: Duration = Field("5m", description="How recently a worker must have polled a task type "
                                                             "to count as polling.")
-    workflows: list[GateWorkflow] = Field(
-        default_factory=list, description="Check workflows that must complete; names are unique (a result is kept "
-                                          "per name).",
-        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]})
+    workflows: list[GateWorkflow] = check_workflows(
+        "Check workflows that must complete; names are unique (a result is kept per name).")
 
     @model_validator(mode="after")
     def _unique_names(self) -> Gates:
-        names = [gate.name for gate in self.workflows]
-        if repeated := sorted({name for name in names if names.count(name) > 1}):
-            raise ValueError(f"spec.gates.workflows: each check needs its own name; repeated: {', '.join(repeated)}")
+        refuse_repeated_names("spec.gates.workflows", self.workflows)
         return self
 
 
@@ -275,6 +291,8 @@ class WavesStatus(Model):
     ineligible_executions: list[str] = Field(default_factory=list, description="Some ineligible executions, as "
                                                                                "'id: why' (at most 20).")
     message: str | None = Field(None, description="The last health gate's finding.")
+    gates: list[GateResult] = Field(default_factory=list, description="The current wave's check workflows "
+                                                                      "(spec.strategy.upgradeWaves.healthGate).")
 
 
 class TriggerStatus(Model):

@@ -249,6 +249,8 @@ class PlanAction:
     version: int | None = None
     moves: tuple[Move, ...] = ()
     """MOVE and MOVE_BACK: the ledger entries to record as intents, then carry out."""
+    wave: int | None = None
+    """START_GATE of a wave's health gate: the wave (its result goes to status.waves.gates)."""
     mover: str | None = None
 
 
@@ -627,6 +629,7 @@ class _Planner:
                 return self._progress(Phase.MOVING, f"{wave.label}: moving {len(chosen)} execution(s) to "
                                                     f"v{status.verdict.to_version}")
             self._wave_state(WaveState.WATCHING, self._gate_window())
+            progress.gates = []  # this wave's check workflows start now
         if progress.state == WaveState.WATCHING:
             return self._watch(waves, wave, moves)
         if progress.state == WaveState.WAITING and self.now < parse_time(progress.until):
@@ -638,8 +641,14 @@ class _Planner:
         progress, gate = self.status.waves, self._health_gate()
         result = health([m for m in moves if m.wave == wave.number], self.observed.move_states)
         progress.message = f"{result.failed} of {result.moved} execution(s) moved in {wave.label} failed"
-        if gate and result.exceeds(gate.max_failure_percent):
-            text = f"{wave.label}: {progress.message}, above {gate.max_failure_percent}%"
+        checks = self._check_workflows(gate.workflows, progress.gates, wave=wave.number) if gate else []
+        progress.gates = checks
+        failed_checks = [c for c in checks if c.reason == REASON_GATE_FAILED]
+        too_many = gate is not None and result.exceeds(gate.max_failure_percent)
+        if too_many or failed_checks:
+            text = "; ".join([f"{wave.label}: {progress.message}"
+                              + (f", above {gate.max_failure_percent}%" if too_many else ""),
+                              *(f"check {g.name}: {g.message}" for g in failed_checks)])
             self.events.append(Event("Warning", REASON_HEALTH_GATE_FAILED, text))
             if self.spec.strategy.upgrade_waves.on_gate_failure == "Rollback":
                 self._begin_rollback()
@@ -647,9 +656,11 @@ class _Planner:
             self._wave_state(WaveState.GATE_FAILED)
             return self._stall(Phase.MOVING, REASON_HEALTH_GATE_FAILED,
                                f"{text}; request promote to go on, rollback to move them back, or abort")
-        if result.moved and self.now < parse_time(progress.until):
+        running_checks = [c.name for c in checks if not c.passed]
+        if (result.moved and self.now < parse_time(progress.until)) or running_checks:
+            waiting = f"; check workflow(s) {', '.join(running_checks)} running" if running_checks else ""
             return self._progress(Phase.MOVING, f"{wave.label}: watching until {progress.until}: "
-                                                f"{progress.message}")
+                                                f"{progress.message}{waiting}")
         self.events.append(Event("Normal", "WavePassed", f"{wave.label} passed its health gate: {progress.message}"))
         if wave.pause and wave is not waves[-1]:
             self._wave_state(WaveState.WAITING, parse_duration(wave.pause))
@@ -907,13 +918,19 @@ class _Planner:
                           message="every SIMPLE task type of the target has a polling worker", checked_at=checked_at)
 
     def _workflow_gates(self, target: TargetView) -> list[GateResult]:
-        previous = {g.name: g for g in self.status.gates}
+        return self._check_workflows(self.spec.gates.workflows, self.status.gates, target_version=target.version)
+
+    def _check_workflows(self, workflows: list[GateWorkflow], previous: list[GateResult], *,
+                         target_version: int | None = None, wave: int | None = None) -> list[GateResult]:
+        """Start the check workflows not started yet, judge the others. Before the cutover a check naming the
+        migrated workflow runs the target inline; after a wave, what is registered runs."""
+        previous = {g.name: g for g in previous}
         results = []
-        for gate in self.spec.gates.workflows:
+        for gate in workflows:
             before = previous.get(gate.name)
             if before is None or (before.execution_id is None and before.reason != REASON_GATE_FAILED):
-                self.actions.append(PlanAction(ActionKind.START_GATE, gate=gate, run_target_inline=gate_runs_target(
-                    gate, self.spec.workflow_name, target.version)))
+                inline = wave is None and gate_runs_target(gate, self.spec.workflow_name, target_version)
+                self.actions.append(PlanAction(ActionKind.START_GATE, gate=gate, run_target_inline=inline, wave=wave))
                 results.append(GateResult(name=gate.name, passed=False, reason=REASON_GATE_RUNNING,
                                           message="starting", checked_at=format_time(self.now),
                                           started_at=format_time(self.now)))
@@ -976,8 +993,9 @@ class _Planner:
             for wave in waves:
                 size = f"{wave.count} execution(s)" if wave.count else f"up to {wave.percent}% of them"
                 pause = f", then wait {wave.pause}" if wave.pause and wave is not waves[-1] else ""
+                checks = f", and run {', '.join(g.name for g in gate.workflows)}" if gate.workflows else ""
                 planned.append(f"{wave.label}: move {size} with {mover}, then watch them for {gate.window} "
-                               f"(at most {gate.max_failure_percent}% may fail){pause}")
+                               f"(at most {gate.max_failure_percent}% may fail){checks}{pause}")
         if not drain:
             planned.append(f"wait until {_versions(from_versions)} drain ({running} execution(s) running now)"
                            if from_versions else "nothing to drain: no older version is registered")

@@ -223,7 +223,8 @@ async def _observe(client: ConductorClient, plan: MigrationPlan, target: plans.T
         referrers = {version: defs.pinned_referrers(definitions, name, version)
                      for version in status.verdict.from_versions if version not in status.retired_versions}
     executions = {}
-    for gate in status.gates if before_cutover else ():
+    wave_checks = status.waves.gates if moving and status.waves else []
+    for gate in [*(status.gates if before_cutover else ()), *wave_checks]:
         if gate.execution_id and not gate.passed and gate.reason != plans.REASON_GATE_FAILED:
             try:
                 execution = await client.get_execution(gate.execution_id)
@@ -336,8 +337,11 @@ async def _republish(client: ConductorClient, plan: MigrationPlan, step: plans.M
 async def _start_gate(client: ConductorClient, plan: MigrationPlan, step: plans.MigrationStep,
                       action: plans.PlanAction, target: plans.TargetView) -> bool:
     gate = action.gate
-    result = next(g for g in step.status.gates if g.name == gate.name)
+    wave = action.wave is not None
+    result = next(g for g in (step.status.waves.gates if wave else step.status.gates) if g.name == gate.name)
     correlation = f"migrationplan/{plan.metadata.namespace}/{plan.metadata.name}/{gate.name}"
+    if wave:
+        correlation += f"/wave-{action.wave}"
     try:
         if action.run_target_inline:
             execution_id = await client.start_workflow(gate.name, version=target.version, input=gate.input,
@@ -347,16 +351,18 @@ async def _start_gate(client: ConductorClient, plan: MigrationPlan, step: plans.
                                                        correlation_id=correlation)
     except Rejected as exc:
         _update_gate(step, result.model_copy(update={"reason": plans.REASON_GATE_FAILED,
-                                                     "message": f"Conductor refused to start it: {exc.message}"}))
+                                                     "message": f"Conductor refused to start it: {exc.message}"}),
+                     wave)
         return False
     _update_gate(step, result.model_copy(update={"execution_id": execution_id,
-                                                 "message": f"execution {execution_id} started"}))
+                                                 "message": f"execution {execution_id} started"}), wave)
     step.events.append(defs.Event("Normal", "GateStarted", f"started check workflow {gate.name}: {execution_id}"))
     return True
 
 
-def _update_gate(step: plans.MigrationStep, result: GateResult) -> None:
-    step.status.gates = [result if g.name == result.name else g for g in step.status.gates]
+def _update_gate(step: plans.MigrationStep, result: GateResult, wave: bool) -> None:
+    holder = step.status.waves if wave else step.status
+    holder.gates = [result if g.name == result.name else g for g in holder.gates]
 
 
 async def finalize_plan(runtime: Runtime, body, *, attempt: int = 0) -> Outcome:
