@@ -46,7 +46,9 @@ WAVES_PLAN = plan(
         "waves": {"current": 1, "count": 3, "state": "Watching", "since": "2026-11-24T11:50:00Z",
                   "until": "2026-11-24T12:00:30Z", "total": 20, "moved": 9, "ineligible": 2, "failed": 1,
                   "rolledBack": 0, "ineligibleExecutions": ["e-17: its current task legacy is not in the target"],
-                  "message": "1 of 9 moved executions failed (11%)"},
+                  "message": "1 of 9 moved executions failed (11%)",
+                  "gates": [{"name": "probe", "passed": True, "reason": "GatePassed", "message": "completed"},
+                            {"name": "load", "passed": False, "reason": "GateRunning", "message": "RUNNING"}]},
         "handledRequests": {"promote": {"token": "t-1", "handledAt": "2026-11-24T11:00:00Z",
                                         "result": "went on past the canary"}},
         "conditions": CONDITIONS,
@@ -174,6 +176,7 @@ def test_status_of_a_waves_plan():
     assert "  ineligible 2, failed 1, rolled back 0" in lines
     assert "  health gate: 1 of 9 moved executions failed (11%)" in lines
     assert "    e-17: its current task legacy is not in the target" in lines
+    assert "  passed   check probe  completed" in lines and "  not yet  check load   RUNNING" in lines
     assert "  promote  t-1    2026-11-24T11:00:00Z (1h ago)  went on past the canary" in lines
     assert "  Ready        True    Accepted  the target is registered" in lines
     assert "Drain" not in text and "Paused:" not in text

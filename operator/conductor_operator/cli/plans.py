@@ -284,6 +284,8 @@ def _waves(plan: dict, status: dict, now: datetime) -> list[str]:
              f"rolled back {waves.get('rolledBack', 0)}"]
     if waves.get("message"):
         lines.append(f"  health gate: {waves['message']}")
+    lines += _table([("passed" if g.get("passed") else "not yet" if g.get("reason") == "GateRunning" else "FAILED",
+                      f"check {g.get('name', '')}", g.get("message", "")) for g in waves.get("gates") or []])
     if waves.get("ineligibleExecutions"):
         lines += ["  ineligible executions (the target lacks their current task):",
                   *(f"    {entry}" for entry in waves["ineligibleExecutions"])]
