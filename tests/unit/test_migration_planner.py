@@ -7,6 +7,7 @@ The gates start over when the digest of what they check (spec.from, to, strategy
 on every new generation; after the cutover the plan follows the WorkflowDefinition it released.
 """
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -25,6 +26,7 @@ from conductor_operator.domain.migrations import (
     plans_releasing,
     plans_retiring,
     record_retirement,
+    rival_plan,
     same_cluster,
     simple_task_types,
 )
@@ -1297,3 +1299,29 @@ def test_record_retirement_keeps_the_versions_sorted_and_once():
 ])
 def test_output_mismatches(expected, output, mismatches):
     assert output_mismatches(expected, output) == mismatches
+
+
+# ---- two plans for one workflow ----------------------------------------------------------------------
+
+def named_plan(name, created, phase=None, workflow=WORKFLOW):
+    body = plan_body(status={"phase": phase} if phase else None, workflowName=workflow)
+    body["metadata"].update(name=name, uid=f"uid-{name}", creationTimestamp=created)
+    return MigrationPlan.from_body(body)
+
+
+def test_the_newer_of_two_plans_for_a_workflow_waits_for_the_older():
+    mine = named_plan("second", "2026-11-24T12:00:00Z")
+    older = named_plan("first", "2026-11-24T11:00:00Z", phase="Draining")
+    assert rival_plan(mine, [older, mine]) == "first"
+    assert rival_plan(older, [older, mine]) is None, "the older one goes on"
+    for ended in ("Completed", "RolledBack", "Aborted", "Failed"):
+        assert rival_plan(mine, [named_plan("first", "2026-11-24T11:00:00Z", phase=ended)]) is None
+    assert rival_plan(mine, [named_plan("first", "2026-11-24T11:00:00Z", workflow="payments")]) is None
+    same_time = named_plan("a-plan", "2026-11-24T12:00:00Z")
+    assert rival_plan(mine, [same_time]) == "a-plan", "a tie goes to the name"
+
+    walk = Walk()
+    step = plan_migration(walk.spec, walk.status, dataclasses.replace(observe(), rival="first"), T0, GEN)
+    assert conditions(step)["Stalled"] == ("True", "ConflictingPlan")
+    assert "MigrationPlan first is still migrating orders" in step.status.message
+    assert step.actions == [] and step.status.cutover_at is None

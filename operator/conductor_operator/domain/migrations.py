@@ -178,6 +178,7 @@ REASON_HEALTH_GATE_FAILED = "HealthGateFailed"
 REASON_ABORTED = "Aborted"
 REASON_ROLLED_BACK = "RolledBack"
 REASON_MOVE_FAILED = "MoveFailed"
+REASON_CONFLICT = "ConflictingPlan"
 REASON_NO_WARNINGS = "NoWarnings"
 
 WORKERS_GATE = "Workers"
@@ -226,6 +227,8 @@ class PlanObservation:
     """While moving: the taskReferenceNames of the target as Conductor holds it."""
     old_starts: tuple[datetime, ...] | None = None
     """With the counts: when each running execution of the old versions started."""
+    rival: str | None = None
+    """An older MigrationPlan still at work on the same workflow and cluster."""
 
 
 class ActionKind(StrEnum):
@@ -338,6 +341,10 @@ class _Planner:
     def run(self) -> MigrationStep:
         status, spec = self.status, self.spec
         self.promoted = False
+        if self.observed.rival and status.phase not in (Phase.FAILED, *ENDED):
+            return self._stall(Phase(status.phase or Phase.PENDING), REASON_CONFLICT,
+                               f"MigrationPlan {self.observed.rival} is still migrating {spec.workflow_name} on this "
+                               f"cluster; this plan waits until it has ended (or is deleted)")
         self.created = status.phase is None  # before a start over clears a failed phase
         if status.cutover_at is not None and status.verdict is not None:
             target = self._released_target()
@@ -1119,6 +1126,18 @@ def plans_retiring(workflow_name: str, version: int, plans: Iterable[MigrationPl
     """Plans that retired this version of the workflow from Conductor."""
     return [p.metadata.name for p in plans
             if p.spec.workflow_name == workflow_name and version in p.status.retired_versions]
+
+
+def rival_plan(plan: MigrationPlan, others: Iterable[MigrationPlan]) -> str | None:
+    """An older plan still at work on the same workflow (on the same cluster: the caller filters), if any.
+    Two plans would move, drain or retire the same executions; the newer one waits for the older."""
+    def age(p: MigrationPlan) -> tuple[str, str]:
+        return p.metadata.creation_timestamp or "", p.metadata.name
+
+    rivals = [p for p in others if p.spec.workflow_name == plan.spec.workflow_name
+              and p.metadata.uid != plan.metadata.uid and p.status.phase not in (Phase.FAILED, *ENDED)
+              and age(p) < age(plan)]
+    return min(rivals, key=age).metadata.name if rivals else None
 
 
 def same_cluster(plans: Iterable[MigrationPlan], cluster: str | None, default: str) -> list[MigrationPlan]:

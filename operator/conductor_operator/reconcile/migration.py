@@ -64,6 +64,7 @@ async def reconcile_plan(runtime: Runtime, body, *, attempt: int = 0) -> Outcome
             settled = await _settle(client, plan, ledger, flavor, now)
             plan.status.triggers = ledger.trigger_status()
             observed = await _observe(client, plan, target, now, ledger, flavor)
+            observed = dataclasses.replace(observed, rival=await _rival(runtime, plan))
         except LedgerUnavailable as exc:
             return _error(runtime, body, recorded, now, unavailable=(label, Unavailable(None, str(exc)), attempt))
         except UserError as exc:
@@ -177,6 +178,16 @@ async def _settle(client: ConductorClient, plan: MigrationPlan, ledger: Ledger, 
 def _settled_text(settled: list[waves.Move]) -> str:
     counts = waves.ledger_counts(settled)
     return "settled moves a previous step began: " + ", ".join(f"{n} {state.value}" for state, n in counts.items())
+
+
+async def _rival(runtime: Runtime, plan: MigrationPlan) -> str | None:
+    others = []
+    for body in await runtime.kube.migration_plans(plan.metadata.namespace):
+        try:
+            others.append(MigrationPlan.from_body(body))
+        except ValidationError:
+            continue  # a plan the models refuse does nothing, so it competes with nothing
+    return plans.rival_plan(plan, plans.same_cluster(others, cluster_name(plan), runtime.settings.default_cluster))
 
 
 async def _observe(client: ConductorClient, plan: MigrationPlan, target: plans.TargetView | None,
