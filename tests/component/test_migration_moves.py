@@ -583,3 +583,14 @@ async def test_check_workflows_run_after_each_wave_and_hold_it_until_they_pass(r
     assert conditions(outcome)["Stalled"] == ("True", "HealthGateFailed")
     assert "check smoke: execution" in m.status["message"] and "smoke broke" in m.status["message"]
     assert len(on_version(conductor, 2)) == 5, "nothing more moves"
+
+
+async def test_a_ledger_edited_by_hand_stops_the_plan_with_a_message_not_a_stack_trace(runtime, conductor, clock):
+    m = waves_migration(runtime, conductor, clock)
+    await cut_over(m)
+    await m.step(after=1)
+    runtime.kube.config_maps[(NS, LEDGER)]["e00"] = "not json"
+    outcome = await m.step(after=1)
+    assert outcome.retry_after is not None
+    assert "ConfigMap order-to-v2-ledger holds something that is not a ledger entry" in outcome.message
+    assert len(on_version(conductor, 2)) == 2, "nothing moves without a readable ledger"

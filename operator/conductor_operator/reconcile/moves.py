@@ -66,8 +66,12 @@ class Ledger:
         except ApiException as exc:
             raise LedgerUnavailable(f"cannot read ConfigMap {self.name}: {exc.reason}") from None
         self.exists = bool(data)
-        self.triggers = json.loads(data.pop(TRIGGERS_KEY, "{}"))
-        self.moves = {key: Move.from_json(key, text) for key, text in data.items()}
+        try:
+            self.triggers = json.loads(data.pop(TRIGGERS_KEY, "{}"))
+            self.moves = {key: Move.from_json(key, text) for key, text in data.items()}
+        except (ValueError, KeyError, TypeError) as exc:
+            raise LedgerUnavailable(f"ConfigMap {self.name} holds something that is not a ledger entry ({exc!r}): "
+                                    f"restore it, or remove the key that was edited") from None
         return self
 
     async def record(self, moves: Iterable[Move]) -> None:
