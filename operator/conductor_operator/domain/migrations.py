@@ -1,7 +1,9 @@
-"""Pure decisions a MigrationPlan is made of: which versions move, the verdict, when a version drained.
+"""Pure decisions a MigrationPlan is made of: which versions move, the verdict, when a version drained,
+and the planner that walks a plan through its phases (gates, drain, cutover, waves, rollback, requests).
 
-The MigrationPlan reconciler (docs/migration-design.md) composes these; each is small enough to be
-checked on its own, and none reads a clock: the time is passed in.
+The MigrationPlan shell (reconcile/migration.py, docs/migration-design.md) observes, calls
+``plan_migration`` and carries out the actions it returns; nothing here reads a clock (the time is
+passed in) or does I/O. What moving an execution involves is in ``domain.waves``.
 """
 
 from __future__ import annotations
@@ -335,12 +337,13 @@ class _Planner:
         self.actions: list[PlanAction] = []
         self.events: list[Event] = []
         self.warnings: list[tuple[str, str]] = []
+        self.promoted = False
+        """A promote request was accepted in this step: the pause or the failed gate it names is passed."""
 
     # ---- the walk through the phases ------------------------------------------------------------
 
     def run(self) -> MigrationStep:
         status, spec = self.status, self.spec
-        self.promoted = False
         if self.observed.rival and status.phase not in (Phase.FAILED, *ENDED):
             return self._stall(Phase(status.phase or Phase.PENDING), REASON_CONFLICT,
                                f"MigrationPlan {self.observed.rival} is still migrating {spec.workflow_name} on this "
