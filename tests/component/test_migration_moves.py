@@ -414,7 +414,7 @@ def drain_migration(runtime, conductor, clock, **drain):
     conductor.handlers["audit"] = {"name": "audit", "event": "kafka:orders", "active": True,
                                    "actions": [{"action": "start_workflow", "start_workflow": {"name": "audit"}}]}
     conductor.schedules_by_name["nightly"] = {"name": "nightly", "paused": False,
-                                              "startWorkflowRequest": {"name": "order"}}
+                                              "startWorkflowRequest": {"name": "order", "version": 1}}
     return Migration(runtime, conductor, clock, gates=NO_GATES,
                      strategy={"drain": {"deadline": "1h", **drain}},
                      drainDetection={"interval": "10s", "consecutiveZeroReadings": 2, "gracePeriod": "10s"})
@@ -431,6 +431,7 @@ async def test_drain_pauses_what_starts_the_workflow_registers_after_the_drain_t
     assert m.status["triggers"] == [{"kind": "EventHandler", "name": "orders-in", "state": "Paused"},
                                     {"kind": "Schedule", "name": "nightly", "state": "Paused"}]
     assert m.status["drain"]["deadline"] and m.status["drain"]["estimatedEnd"]
+    assert m.events.count("TriggerPinsOldVersion") == 1, "the schedule pins v1: it would keep starting it"
 
     await m.reconcile_target()
     assert ("order", 2) not in conductor.workflows, "the target waits for the drain"

@@ -161,15 +161,22 @@ def test_a_failed_health_gate_rolls_back_on_oss(resources, cluster, executions, 
         assert resources.condition("MigrationPlan", "waves", "Stalled")["reason"] == "RolledBack"
 
 
-def test_drain_pauses_an_event_handler_and_resumes_it_after_the_cutover(resources, cluster, executions,
+def test_drain_pauses_an_event_handler_and_a_schedule_and_resumes_them_after_the_cutover(resources, cluster, executions,
                                                                        conductor_url, namespace):
     flow = HeldFlow(conductor_url)
     handler = {"name": f"start_{flow.workflow}", "event": f"conductor:{flow.workflow}_in", "active": True,
                "actions": [{"action": "start_workflow", "start_workflow": {"name": flow.workflow, "input": {}}}]}
     httpx.post(f"{flow.api}/event", json=handler).raise_for_status()
+    schedule = {"name": f"nightly_{flow.workflow}", "cronExpression": "0 0 3 * * ?",
+                "startWorkflowRequest": {"name": flow.workflow, "input": {}}}
+    httpx.post(f"{flow.api}/scheduler/schedules", json=schedule).raise_for_status()
 
     def handler_active() -> bool:
         return next(h for h in httpx.get(f"{flow.api}/event").json() if h["name"] == handler["name"])["active"]
+
+    def schedule_paused() -> bool:
+        found = httpx.get(f"{flow.api}/scheduler/schedules", params={"workflowName": flow.workflow}).json()
+        return found[0]["paused"]
 
     try:
         with flow.worker:
@@ -180,7 +187,9 @@ def test_drain_pauses_an_event_handler_and_resumes_it_after_the_cutover(resource
             wait_for(lambda: not handler_active(), what="the event handler paused")
             status = wait_for(lambda: status_of(resources, "drain") if status_of(resources, "drain").get("triggers")
                               else None, what="the paused handler in status")
-            assert status["triggers"] == [{"kind": "EventHandler", "name": handler["name"], "state": "Paused"}]
+            assert status["triggers"] == [{"kind": "EventHandler", "name": handler["name"], "state": "Paused"},
+                                          {"kind": "Schedule", "name": schedule["name"], "state": "Paused"}]
+            assert schedule_paused()
             assert draining["drain"]["deadline"]
             wait_for(lambda: status_of(resources, "drain").get("running", {}).get("old") == 3, what="3 counted")
             assert executions.versions(flow.workflow) == [1], "the target waits for the drain"
@@ -190,10 +199,13 @@ def test_drain_pauses_an_event_handler_and_resumes_it_after_the_cutover(resource
             done = wait_phase(resources, "drain", "Completed", timeout=90)
             assert executions.versions(flow.workflow) == [1, 2]
             assert handler_active(), "resumed after the cutover"
-            assert done["triggers"] == [{"kind": "EventHandler", "name": handler["name"], "state": "Resumed"}]
+            assert not schedule_paused()
+            assert done["triggers"] == [{"kind": "EventHandler", "name": handler["name"], "state": "Resumed"},
+                                        {"kind": "Schedule", "name": schedule["name"], "state": "Resumed"}]
             assert {flow.runs[i] for i in ids} == {1}, "a drain moves nothing"
     finally:
         httpx.delete(f"{flow.api}/event/{handler['name']}")
+        httpx.delete(f"{flow.api}/scheduler/schedules/{schedule['name']}")
 
 
 def test_killing_the_operator_during_waves_never_moves_an_execution_twice(resources, cluster, executions,

@@ -210,9 +210,18 @@ def starts_workflow(handler: dict, workflow: str) -> bool:
                for a in handler.get("actions") or [])
 
 
-async def pause_triggers(client: ConductorClient, ledger: Ledger, plan: MigrationPlan) -> list[str]:
+def pinned_version(trigger: dict, workflow: str) -> int | None:
+    """The version an event handler's start action or a schedule's start request pins, if any."""
+    requests = [a.get("start_workflow") or {} for a in trigger.get("actions") or []
+                if a.get("action") == "start_workflow"] + [trigger.get("startWorkflowRequest") or {}]
+    versions = [r["version"] for r in requests if r.get("name") == workflow and r.get("version")]
+    return int(versions[0]) if versions else None
+
+
+async def pause_triggers(client: ConductorClient, ledger: Ledger, plan: MigrationPlan) -> dict[str, int | None]:
     """Pause every active event handler and schedule that starts the workflow; each is written to the
-    ledger before it is paused. Returns what was paused now."""
+    ledger before it is paused. Returns what was paused now, with the version each one pins (None: the
+    latest)."""
     workflow = plan.spec.workflow_name
     handlers = [h for h in await client.event_handlers() if h.get("active") and starts_workflow(h, workflow)]
     try:
@@ -229,7 +238,7 @@ async def pause_triggers(client: ConductorClient, ledger: Ledger, plan: Migratio
             await client.pause_schedule(trigger["name"], reason=f"MigrationPlan {plan.metadata.namespace}/"
                                                                 f"{plan.metadata.name} drains {workflow}")
     await ledger.record_triggers({key: PAUSED for key in wanted})
-    return sorted(wanted)
+    return {key: pinned_version(trigger, workflow) for key, trigger in sorted(wanted.items())}
 
 
 async def resume_triggers(client: ConductorClient, ledger: Ledger) -> list[str]:
