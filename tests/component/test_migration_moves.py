@@ -595,3 +595,19 @@ async def test_a_ledger_edited_by_hand_stops_the_plan_with_a_message_not_a_stack
     assert outcome.retry_after is not None
     assert "ConfigMap order-to-v2-ledger holds something that is not a ledger entry" in outcome.message
     assert len(on_version(conductor, 2)) == 2, "nothing moves without a readable ledger"
+
+
+async def test_an_orkes_rollback_upgrades_moved_executions_back_to_their_own_version(runtime, conductor, clock):
+    conductor.flavor = Flavor.ORKES
+    m = Migration(runtime, conductor, clock, gates=NO_GATES, strategy={"upgradeWaves": {
+        "canary": {"count": 2}, "healthGate": {"window": "1h", "maxFailurePercent": 20},
+        "onGateFailure": "Rollback"}})
+    await cut_over(m)
+    await m.step(after=1)
+    assert on_version(conductor, 2) == {"e00", "e01"}
+    conductor.finish("e00", "FAILED")
+    await run_until(m, "RolledBack", after=1)
+    assert conductor.executions["e01"]["workflowVersion"] == 1, "back on its own version, from where it was"
+    assert conductor.upgrades["e01"] == 2 and conductor.restarts == Counter(), "no task ran again"
+    assert ledger(runtime)["e01"]["state"] == "RolledBack" and ledger(runtime)["e01"]["back_version"] == 1
+    assert conductor.workflows[("order", 3)]["tasks"] == V1["tasks"], "new unpinned starts run v1's content"
