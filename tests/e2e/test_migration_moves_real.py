@@ -21,7 +21,7 @@ from kubernetes import client
 
 from testenv.operator import OperatorProcess
 from testenv.worker import Worker
-from tests.e2e.conftest import wait_for
+from tests.e2e.conftest import events_for, wait_for
 from tests.e2e.test_definitions_real import simple, workflow_spec
 from tests.e2e.test_migration_real import Executions, status_of, wait_phase
 
@@ -233,7 +233,9 @@ def test_killing_the_operator_during_waves_never_moves_an_execution_twice(resour
                 killed.append(round(pause, 2))
                 victim = OperatorProcess(kubeconfig, tmp_path / "victim.log").start()
             status = wait_phase(resources, "waves", "Draining", timeout=180)
-            print(f"killed the operator {len(killed)} time(s), after {killed} s of work each")
+            settled = [text for _, reason, text in events_for(k8s, namespace, "waves") if reason == "MovesSettled"]
+            print(f"killed the operator {len(killed)} time(s), after {killed} s of work each; moves left halfway "
+                  f"and settled on restart: {settled or 'none this run'}")
             assert killed, "the operator was killed at least once"
 
             wait_for(lambda: all(flow.at_hold(i) for i in ids), timeout=60, what="every execution at hold")
