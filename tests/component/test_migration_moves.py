@@ -611,3 +611,15 @@ async def test_an_orkes_rollback_upgrades_moved_executions_back_to_their_own_ver
     assert conductor.upgrades["e01"] == 2 and conductor.restarts == Counter(), "no task ran again"
     assert ledger(runtime)["e01"]["state"] == "RolledBack" and ledger(runtime)["e01"]["back_version"] == 1
     assert conductor.workflows[("order", 3)]["tasks"] == V1["tasks"], "new unpinned starts run v1's content"
+
+
+async def test_no_restart_lands_on_a_version_registered_above_the_target(runtime, conductor, clock):
+    m = waves_migration(runtime, conductor, clock)
+    await cut_over(m)
+    conductor.workflows[("order", 3)] = {**copy.deepcopy(V1), "version": 3}
+    outcome = await m.step(after=1)
+    assert conditions(outcome)["Stalled"] == ("True", "TargetNotHighestVersion")
+    assert conductor.restarts == Counter() and ledger(runtime) == {}
+    del conductor.workflows[("order", 3)]
+    await m.step(after=1)
+    assert on_version(conductor, 2) == {"e00", "e01"}, "the canary moves once v2 is the highest again"

@@ -631,8 +631,14 @@ class _Planner:
         if progress.state == WaveState.MOVING:
             size = quota(wave, progress.total, len(moves))
             chosen = pick(eligible, wave, size, self.now)
+            mover = mover_for(spec.strategy.upgrade_waves or spec.strategy.drain, observed.flavor)
+            higher = [v for v in observed.registered_versions if v > status.verdict.to_version]
+            if chosen and mover == TERMINATE_RESTART and higher:
+                return self._stall(Phase.MOVING, REASON_NOT_HIGHEST,
+                                   f"{spec.workflow_name} {_versions(higher)} was registered above the target "
+                                   f"v{status.verdict.to_version}: a restart on the latest definition would land "
+                                   f"there; nothing moves until the target is the highest version again")
             if chosen:
-                mover = mover_for(spec.strategy.upgrade_waves or spec.strategy.drain, observed.flavor)
                 intents = tuple(Move(c.execution_id, c.version, status.verdict.to_version, wave.number,
                                      MoveState.INTENT, mover, format_time(self.now)) for c in chosen)
                 self.actions.append(PlanAction(ActionKind.MOVE, moves=intents, mover=mover))
