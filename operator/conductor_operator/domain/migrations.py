@@ -179,7 +179,6 @@ REASON_DEADLINE_PASSED = "DrainDeadlinePassed"
 REASON_HEALTH_GATE_FAILED = "HealthGateFailed"
 REASON_ABORTED = "Aborted"
 REASON_ROLLED_BACK = "RolledBack"
-REASON_MOVE_FAILED = "MoveFailed"
 REASON_CONFLICT = "ConflictingPlan"
 REASON_NO_WARNINGS = "NoWarnings"
 
@@ -787,8 +786,7 @@ class _Planner:
             return f"nothing to abort: the plan is {status.phase}"
         was = status.phase or Phase.PENDING
         status.phase = Phase.ABORTED
-        self.actions += [PlanAction(ActionKind.TERMINATE_GATE, execution_id=g.execution_id) for g in status.gates
-                         if g.execution_id and not g.passed and g.reason == REASON_GATE_RUNNING]
+        self._terminate_running_gates()
         moved = status.waves.moved if status.waves else 0
         return f"aborted in phase {was}: nothing more moves; {moved} moved execution(s) stay on the target"
 
@@ -841,10 +839,13 @@ class _Planner:
     def _start_over(self) -> None:
         if self.status.phase == Phase.FAILED:
             self.status.phase = None
-        self.actions += [PlanAction(ActionKind.TERMINATE_GATE, execution_id=g.execution_id) for g in self.status.gates
-                         if g.execution_id and not g.passed and g.reason == REASON_GATE_RUNNING]
+        self._terminate_running_gates()
         self.status.gates = []
         self.status.gates_passed_at, self.status.drain = None, None  # a drain before its cutover starts over too
+
+    def _terminate_running_gates(self) -> None:
+        self.actions += [PlanAction(ActionKind.TERMINATE_GATE, execution_id=g.execution_id) for g in self.status.gates
+                         if g.execution_id and not g.passed and g.reason == REASON_GATE_RUNNING]
 
     def _from_versions(self, target: TargetView) -> list[int]:
         source = self.spec.from_

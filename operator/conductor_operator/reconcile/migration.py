@@ -168,7 +168,7 @@ async def _target_view(runtime: Runtime, namespace: str, plan: MigrationPlan) ->
 async def _settle(client: ConductorClient, plan: MigrationPlan, ledger: Ledger, flavor: str,
                   now: datetime) -> list[waves.Move]:
     """Finish the moves a previous step recorded as intents (it may have crashed halfway)."""
-    if not any(m.state in waves.PENDING for m in ledger.moves.values()):
+    if not ledger.pending():
         return []
     settings = plan.spec.strategy.upgrade_waves or plan.spec.strategy.drain
     mover = plans.mover_for(settings, flavor) if settings else next(iter(ledger.moves.values())).mover
@@ -396,8 +396,8 @@ async def finalize_plan(runtime: Runtime, body, *, attempt: int = 0) -> Outcome:
             return Outcome(None)
         try:
             ledger = await Ledger(runtime.kube, plan).load()
-            pending = [m.execution_id for m in ledger.moves.values() if m.state in waves.PENDING]
-            held = [key for key, state in ledger.triggers.items() if state != "Resumed"]
+            pending = [m.execution_id for m in ledger.pending()]
+            held = ledger.held_triggers()
             if not held and not pending:
                 return Outcome(None)
             client = await runtime.client_for(meta["namespace"], cluster_name(plan))

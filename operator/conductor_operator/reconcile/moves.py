@@ -93,6 +93,14 @@ class Ledger:
             raise LedgerUnavailable(f"cannot write ConfigMap {self.name}: {exc.reason}") from None
         self.exists = True
 
+    def pending(self) -> list[Move]:
+        """Moves begun and not confirmed: a step stopped between writing the intent and confirming it."""
+        return [m for m in self.moves.values() if m.state in PENDING]
+
+    def held_triggers(self) -> list[str]:
+        """Triggers this plan paused (or began to pause) and has not resumed."""
+        return [key for key, state in self.triggers.items() if state != RESUMED]
+
     def trigger_status(self) -> list[TriggerStatus]:
         """The triggers as status shows them: one paused and not resumed yet counts as paused."""
         shown = []
@@ -128,7 +136,7 @@ class Mover:
 
     async def finish(self, ledger: Ledger) -> list[Move]:
         """Settle the intents a previous reconcile left, from each execution's state now."""
-        pending = [m for m in ledger.moves.values() if m.state in PENDING]
+        pending = ledger.pending()
         if not pending:
             return []
         found = {e.get("workflowId"): e for e in await self.client.existing_executions(m.execution_id
@@ -182,9 +190,8 @@ class Mover:
             terminated = await self.client.bulk_terminate(batch, terminate_marker(self.uid, back))
             if terminated.succeeded:
                 restarted = await self.client.bulk_restart(terminated.succeeded, use_latest_definitions=True)
-                version = self.back_version if back else None
-                done += [self._done(batch[i], version or batch[i].to_version) for i in restarted.succeeded
-                         if i in batch]
+                done += [self._done(batch[i], self.back_version if back else batch[i].to_version)
+                         for i in restarted.succeeded if i in batch]
         return done
 
     async def _upgrade(self, move: Move) -> Move | None:
@@ -243,7 +250,7 @@ async def pause_triggers(client: ConductorClient, ledger: Ledger, plan: Migratio
 
 async def resume_triggers(client: ConductorClient, ledger: Ledger) -> list[str]:
     """Resume every trigger the ledger says this plan paused (one deleted since is left alone)."""
-    held = [key for key, state in ledger.triggers.items() if state != RESUMED]
+    held = ledger.held_triggers()
     if not held:
         return []
     handlers = {h.get("name"): h for h in await client.event_handlers()}
