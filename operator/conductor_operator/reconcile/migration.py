@@ -215,8 +215,8 @@ async def _observe(client: ConductorClient, plan: MigrationPlan, target: plans.T
                           for task_type in plans.simple_task_types(target.definition)}
     counts = referrers = old_starts = candidates = target_refs = None
     moving = status.phase == plans.Phase.MOVING
-    old_versions = set(status.verdict.from_versions if status.verdict and status.gates_passed_at else
-                       old_definitions)
+    frozen = status.verdict and (status.gates_passed_at or status.cutover_at)  # as the planner reads them
+    old_versions = set(status.verdict.from_versions if frozen else old_definitions)
     if moving or plans.counts_due(status, parse_duration(spec.drain_detection.interval), now):
         running = await client.running_executions(name)
         counts = counts_by_version(running)
