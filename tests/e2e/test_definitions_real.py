@@ -134,8 +134,9 @@ def test_drift_is_repaired_by_default(resources, cluster, conductor):
     resources.wait_condition("WorkflowDefinition", "wf", "Ready")
     conductor.put_workflow({"name": name, "version": 1, "tasks": [simple("a"), simple("sneaky")]})
     wait_for(lambda: refs(conductor.workflow(name, 1)) == ["a"], timeout=30, what="drift repaired in Conductor")
-    ready = resources.condition("WorkflowDefinition", "wf", "Ready")
-    assert ready["reason"] in ("DriftRepaired", "InSync")
+    # The status patch follows the repair in Conductor, so the condition is awaited, not read at once.
+    wait_for(lambda: (resources.condition("WorkflowDefinition", "wf", "Ready") or {}).get("reason")
+             in ("DriftRepaired", "InSync"), timeout=30, what="Ready to report the repair")
 
 
 def test_drift_is_only_reported_when_asked(resources, cluster, conductor):
