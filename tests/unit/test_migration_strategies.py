@@ -945,3 +945,62 @@ def test_a_second_rollback_request_while_rolling_back_changes_nothing():
     assert step.status.handled_requests.rollback.result == "already RollingBack"
     assert kinds(step) == [ActionKind.MOVE_BACK]
     assert step.status.rollback.started_at == format_time(at(400))
+
+
+# ---- check workflows of a wave's health gate that are still running when the wave is left ----------------
+
+CHECKS = {"window": "5m", "maxFailurePercent": 20,
+          "workflows": [{"name": "smoke", "timeout": "1h"}, {"name": "probe", "timeout": "1h"}]}
+
+
+def checking_canary(**waves) -> Shell:
+    """The canary moved at T0+10s and its two check workflows run from T0+20s (c-smoke, c-probe)."""
+    shell = moving(waves_spec(healthGate=CHECKS, **waves))
+    watching = shell.registered_step(at(20))
+    assert [(a.kind, a.gate.name, a.wave) for a in watching.actions] == [
+        (ActionKind.START_GATE, "smoke", 0), (ActionKind.START_GATE, "probe", 0)]
+    shell.status.waves.gates = [g.model_copy(update={"execution_id": f"c-{g.name}"})
+                                for g in shell.status.waves.gates]
+    return shell
+
+
+def terminated(step):
+    return [a.execution_id for a in step.actions if a.kind is ActionKind.TERMINATE_GATE]
+
+
+def test_a_promote_past_a_failed_check_terminates_the_check_still_running():
+    shell = checking_canary()
+    failed = shell.registered_step(at(60), executions={"c-smoke": {"status": "FAILED"},
+                                                       "c-probe": {"status": "RUNNING"}})
+    assert failed.status.waves.state == "GateFailed" and terminated(failed) == []
+    shell.request(promote="p1")
+    promoted = shell.registered_step(at(90), executions={"c-probe": {"status": "RUNNING"}})
+    assert terminated(promoted) == ["c-probe"], "nothing will judge it any more"
+    assert moved_ids(promoted) == [["e01", "e02", "e03", "e04"]]
+
+
+def test_abort_while_a_wave_s_checks_run_terminates_them():
+    shell = checking_canary()
+    shell.request(abort="a1")
+    aborted = shell.registered_step(at(60), executions={"c-smoke": {"status": "COMPLETED"},
+                                                        "c-probe": {"status": "RUNNING"}})
+    assert aborted.status.phase == "Aborted"
+    assert sorted(terminated(aborted)) == ["c-probe", "c-smoke"], "neither was judged before the abort"
+    assert [g.message for g in aborted.status.waves.gates] == [
+        "execution c-smoke terminated: the plan was aborted", "execution c-probe terminated: the plan was aborted"]
+
+
+def test_a_rollback_on_a_failed_check_terminates_the_check_still_running():
+    shell = checking_canary(onGateFailure="Rollback")
+    failing = shell.registered_step(at(60), executions={"c-smoke": {"status": "FAILED"},
+                                                        "c-probe": {"status": "RUNNING"}})
+    assert failing.status.phase == "RollingBack"
+    assert [(a.kind, a.execution_id or a.version) for a in failing.actions] == [
+        (ActionKind.TERMINATE_GATE, "c-probe"), (ActionKind.REPUBLISH, 4)]
+
+
+def test_a_wave_whose_checks_all_passed_terminates_nothing():
+    shell = checking_canary()
+    passed = shell.registered_step(at(330), executions={"c-smoke": {"status": "COMPLETED"},
+                                                        "c-probe": {"status": "COMPLETED"}})
+    assert terminated(passed) == [] and moved_ids(passed) == [["e01", "e02", "e03", "e04"]]

@@ -685,6 +685,7 @@ class _Planner:
 
     def _next_wave(self, waves: list[Wave], wave: Wave) -> MigrationStep | None:
         progress = self.status.waves
+        self._terminate_running_gates(f"{wave.label} was promoted past its health gate")
         later = [w for w in waves if w.number > wave.number]
         if not later:
             self._wave_state(WaveState.DONE)
@@ -721,6 +722,7 @@ class _Planner:
     def _begin_rollback(self) -> None:
         status = self.status
         status.phase = Phase.ROLLING_BACK
+        self._terminate_running_gates("the plan is rolling back")
         status.rollback = RollbackStatus(started_at=format_time(self.now), from_version=max(self.from_versions))
         self.events.append(Event("Warning", "RollbackStarted",
                                  f"rolling back: v{status.rollback.from_version}'s content becomes the newest "
@@ -786,7 +788,7 @@ class _Planner:
             return f"nothing to abort: the plan is {status.phase}"
         was = status.phase or Phase.PENDING
         status.phase = Phase.ABORTED
-        self._terminate_running_gates()
+        self._terminate_running_gates("the plan was aborted")
         moved = status.waves.moved if status.waves else 0
         return f"aborted in phase {was}: nothing more moves; {moved} moved execution(s) stay on the target"
 
@@ -839,13 +841,21 @@ class _Planner:
     def _start_over(self) -> None:
         if self.status.phase == Phase.FAILED:
             self.status.phase = None
-        self._terminate_running_gates()
+        self._terminate_running_gates("the spec changed")
         self.status.gates = []
         self.status.gates_passed_at, self.status.drain = None, None  # a drain before its cutover starts over too
 
-    def _terminate_running_gates(self) -> None:
-        self.actions += [PlanAction(ActionKind.TERMINATE_GATE, execution_id=g.execution_id) for g in self.status.gates
-                         if g.execution_id and not g.passed and g.reason == REASON_GATE_RUNNING]
+    def _terminate_running_gates(self, why: str) -> None:
+        """Terminate the check workflows still running, before the cutover and in the current wave: what they
+        would have judged no longer matters."""
+        status = self.status
+        for results in (status.gates, status.waves.gates if status.waves else []):
+            for index, gate in enumerate(results):
+                if gate.execution_id and not gate.passed and gate.reason == REASON_GATE_RUNNING:
+                    self.actions.append(PlanAction(ActionKind.TERMINATE_GATE, execution_id=gate.execution_id))
+                    results[index] = gate.model_copy(update={
+                        "message": f"execution {gate.execution_id} terminated: {why}",
+                        "checked_at": format_time(self.now)})
 
     def _from_versions(self, target: TargetView) -> list[int]:
         source = self.spec.from_
