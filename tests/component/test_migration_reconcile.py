@@ -429,6 +429,28 @@ async def test_a_retired_version_is_not_registered_again(runtime, conductor, clo
     assert again.status["registered"] is True
 
 
+async def test_a_version_deleted_by_a_retiring_plan_killed_before_recording_it_is_not_registered_again(
+        runtime, conductor, clock):
+    """The plan deletes v1, then the operator dies before status.retiredVersions says so."""
+    del conductor.workflows[("order", 1)]
+    v1 = definition_body("order-v1", 1, {"tasks": V1["tasks"]}, uid="uid-v1", activation="Immediate",
+                         status={"registered": True, "contentHash": "sha256:0123456789abcdef0123456789abcdef",
+                                 "observedGeneration": 1})
+    plan = plan_body()
+    plan["status"] = {"phase": "Retiring", "cutoverAt": "2026-11-24T11:00:00Z",
+                      "verdict": {"level": "Safe", "fromVersions": [1], "toVersion": 2}}
+    runtime.kube.plans[NS] = [plan]
+
+    outcome = await runtime.reconcile_workflow(v1, due_only=False)
+    assert ("order", 1) not in conductor.workflows and conductor.registrations == 0
+    assert conditions(outcome)["Ready"] == ("True", "RetiredByMigrationPlan")
+
+    plan["status"]["phase"] = "Draining"  # a pinned start sent the plan back: no longer retiring
+    clock.advance(60)
+    await runtime.reconcile_workflow(v1, due_only=False)
+    assert ("order", 1) in conductor.workflows, "a version the plan is not retiring is repaired"
+
+
 # ---- 4. dry run -------------------------------------------------------------------------------------
 
 async def test_dry_run_changes_nothing_and_lists_the_plan(runtime, conductor, clock):

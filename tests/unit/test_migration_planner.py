@@ -1192,8 +1192,10 @@ def test_an_immediate_target_is_no_warning_after_the_cutover():
 # ---- holding WorkflowDefinitions ---------------------------------------------------------------------
 
 def plan(name="move", *, target=TARGET, workflow_name=WORKFLOW, cutover=False, released=None, dry_run=False,
-         retired=(), cluster=None):
+         retired=(), cluster=None, retiring=()):
     status = {"retiredVersions": list(retired)}
+    if retiring:
+        status.update(phase="Retiring", verdict={"fromVersions": list(retiring), "toVersion": 3})
     if cutover:
         status["cutoverAt"] = format_time(T0)
     if released:
@@ -1234,11 +1236,15 @@ RETIRED = {"Ready": ("True", "RetiredByMigrationPlan"), "Reconciling": ("False",
     ((plan(retired=[1], cutover=True),), {"version": 1}, RETIRED),
     ((plan(retired=[1], workflow_name="payments"),), {"version": 1, "activation": "Immediate"}, None),
     ((plan(retired=[1]),), {"version": 2, "activation": "Immediate"}, None),
+    ((plan(cutover=True, retiring=[1, 2]),), {"version": 1, "activation": "Immediate", "ever_registered": True},
+     RETIRED),
+    ((plan(cutover=True, retiring=[1]),), {"version": 2, "activation": "Immediate", "ever_registered": True}, None),
 ], ids=["no-plan", "plan-before-cutover", "dry-run-plan", "plan-for-another-resource",
         "released-another-resource", "released", "released-recorded", "released-then-spec-to-changed",
         "released-then-dry-run", "released-by-one-of-two", "ever-registered", "immediate", "immediate-with-plan",
         "retired",
-        "retired-by-a-releasing-plan", "retired-in-another-workflow", "another-version-retired"])
+        "retired-by-a-releasing-plan", "retired-in-another-workflow", "another-version-retired",
+        "being-retired", "another-version-being-retired"])
 def test_definition_hold(plans, kwargs, expected):
     held = hold(*plans, **kwargs)
     if expected is None:
@@ -1265,6 +1271,8 @@ def test_plans_releasing_and_retiring():
     assert plans_retiring(WORKFLOW, 1, plans) == ["e"]
     assert plans_retiring(WORKFLOW, 3, plans) == []
     assert plans_retiring("payments", 1, plans) == ["f"]
+    # A plan in Retiring may have deleted a version without having recorded it yet (it was killed in between).
+    assert plans_retiring(WORKFLOW, 2, [plan("i", cutover=True, retiring=[1, 2])]) == ["i"]
 
 
 def test_same_cluster_takes_the_plans_on_the_resource_s_cluster_the_default_standing_for_none():

@@ -1143,9 +1143,15 @@ def plans_releasing(resource: str, plans: Iterable[MigrationPlan]) -> list[str]:
 
 
 def plans_retiring(workflow_name: str, version: int, plans: Iterable[MigrationPlan]) -> list[str]:
-    """Plans that retired this version of the workflow from Conductor."""
-    return [p.metadata.name for p in plans
-            if p.spec.workflow_name == workflow_name and version in p.status.retired_versions]
+    """Plans that retired this version of the workflow from Conductor, or may be retiring it: a plan in
+    Retiring deletes a version before it records it, so an operator killed in between leaves a deleted
+    version that only the plan's phase tells apart from one deleted by hand."""
+    def retiring(p: MigrationPlan) -> bool:
+        status = p.status
+        return version in status.retired_versions or (
+            status.phase == Phase.RETIRING and status.verdict is not None and version in status.verdict.from_versions)
+
+    return [p.metadata.name for p in plans if p.spec.workflow_name == workflow_name and retiring(p)]
 
 
 def rival_plan(plan: MigrationPlan, others: Iterable[MigrationPlan]) -> str | None:
