@@ -564,7 +564,7 @@ async def test_check_workflows_run_after_each_wave_and_hold_it_until_they_pass(r
     await m.step(after=1)  # the canary moves
     await m.step(after=1)  # watching: the check starts
     smoke = [s for s in conductor.started if s["name"] == "smoke"]
-    assert len(smoke) == 1 and smoke[0]["correlation_id"] == "migrationplan/ns/order-to-v2/smoke/wave-0"
+    assert len(smoke) == 1 and smoke[0]["correlation_id"] == "migrationplan/ns/order-to-v2/smoke/wave-0/gen-1"
     assert smoke[0]["workflow_def"] is None, "after a wave the check runs what is registered"
     first = m.status["waves"]["gates"][0]["executionId"]
 

@@ -9,6 +9,7 @@ changes (the generation stays, as status writes do not bump it).
 from __future__ import annotations
 
 import copy
+import time
 
 import pytest
 from conductor_operator.conductor.errors import NotFound, Rejected, Unavailable
@@ -82,8 +83,14 @@ class MigrationConductor(FakeConductor):
         execution_id = f"exec-{len(self.started) + 1}"
         self.started.append(request)
         self.executions[execution_id] = {"workflowId": execution_id, "workflowName": name,
-                                         "workflowVersion": version, "status": "RUNNING", "output": {}}
+                                         "workflowVersion": version, "status": "RUNNING", "output": {},
+                                         "correlationId": correlation_id, "startTime": int(time.time() * 1000)}
         return execution_id
+
+    async def correlated_executions(self, name, correlation_id):
+        self._check()
+        return [copy.deepcopy(e) for e in self.executions.values()
+                if e.get("workflowName") == name and e.get("correlationId") == correlation_id]
 
     async def get_execution(self, workflow_id, include_tasks=False):
         self._check()
@@ -243,7 +250,7 @@ async def test_parallel_migration_gates_cuts_over_drains_and_retires(runtime, co
     conductor.workers_poll(clock(), "validate", "charge")
     outcome = await m.step()
     assert conductor.started == [{"name": "order", "version": 2, "input": {"customerId": "smoke-1"},
-                                  "correlation_id": f"migrationplan/{NS}/{PLAN}/order", "workflow_def": V2}]
+                                  "correlation_id": f"migrationplan/{NS}/{PLAN}/order/gen-1", "workflow_def": V2}]
     assert ("order", 2) not in conductor.workflows, "running the gate must not register the target"
     gate = m.status["gates"][1]
     assert (gate["name"], gate["passed"], gate["executionId"]) == ("order", False, "exec-1")
@@ -637,7 +644,7 @@ async def test_a_check_workflow_that_cannot_be_started_now_keeps_the_others_and_
 
     del conductor.fail[("start", "smoke")]
     outcome = await m.step()
-    assert [(s["name"], s["correlation_id"].rsplit("/", 1)[1]) for s in conductor.started] == [
+    assert [(s["name"], s["correlation_id"].split("/")[3]) for s in conductor.started] == [
         ("order", "order"), ("smoke", "smoke")], "order is not started twice"
     assert {g["name"]: g.get("executionId") for g in m.status["gates"]} == {
         "Workers": None, "smoke": "exec-2", "order": "exec-1"}
@@ -736,7 +743,37 @@ async def test_a_status_changed_since_the_last_write_is_planned_from_as_it_is(ru
     assert m.status["gates"][1]["executionId"] == "exec-1"
     m.plan["status"] = {**m.status, "gates": []}  # edited by someone else: the object is the truth
     await m.step()
-    assert len(conductor.started) == 2 and m.status["gates"][1]["executionId"] == "exec-2"
+    # The status says no check started; Conductor has one under its correlationId, which is taken up.
+    assert len(conductor.start_attempts) == 1 and m.status["gates"][1]["executionId"] == "exec-1"
+    assert "adopted" in m.status["gates"][1]["message"]
+
+
+async def test_a_check_a_step_started_without_writing_status_is_adopted_not_started_again(runtime, conductor, clock):
+    m = Migration(runtime, conductor, clock)
+    conductor.workers_poll(clock(), "validate", "charge")
+    await reconcile_plan(runtime, m.plan)  # the check starts, then the operator dies before writing the status
+    runtime._recorded.clear()  # and with it what the process remembered of that step
+    assert len(conductor.started) == 1 and m.status == {}
+
+    await m.step()
+    assert len(conductor.start_attempts) == 1, "not started a second time"
+    assert m.status["gates"][1]["executionId"] == "exec-1" and "adopted" in m.status["gates"][1]["message"]
+    conductor.executions["exec-1"].update(status="COMPLETED", output={"approved": True})
+    await m.step()
+    assert m.status["gates"][1]["passed"] is True and m.status["cutoverAt"] == format_time(clock())
+
+
+async def test_a_plan_created_again_under_its_name_runs_its_own_check(runtime, conductor, clock):
+    m = Migration(runtime, conductor, clock)
+    conductor.workers_poll(clock(), "validate", "charge")
+    await m.step(after=0)
+    conductor.executions["exec-1"].update(status="COMPLETED", output={"approved": True}, startTime=0)
+    # Deleted and applied again from Git: the same name and generation, a new object created after that check.
+    m.plan.update(metadata={**m.plan["metadata"], "uid": "uid-plan-2", "creationTimestamp": format_time(clock())},
+                  status={})
+    await m.step()
+    assert [s["correlation_id"] for s in conductor.started] == [f"migrationplan/{NS}/{PLAN}/order/gen-1"] * 2
+    assert m.status["gates"][1]["executionId"] == "exec-2", "the predecessor's check is not taken for this one's"
 
 
 # ---- 11. plans work on their own cluster --------------------------------------------------------------

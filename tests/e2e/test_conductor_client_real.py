@@ -123,6 +123,18 @@ async def test_running_counts_by_version(client, workflow):
     assert failed == {"no-such-id": "No such workflow found by id: no-such-id"}
 
 
+async def test_correlated_executions_include_ended_ones_and_take_a_slash_in_the_id(client, workflow):
+    correlation = "migrationplan/ns/plan/check/wave-0/gen-3"  # the slashes are why the POST form is used
+    first = await client.start_workflow(workflow, version=1, correlation_id=correlation)
+    await client.terminate(first, "test")
+    second = await client.start_workflow(workflow, version=2, correlation_id=correlation)
+    await client.start_workflow(workflow, version=2, correlation_id=correlation + "-other")
+    found = await client.correlated_executions(workflow, correlation)
+    assert {e["workflowId"]: e["status"] for e in found} == {first: "TERMINATED", second: "RUNNING"}
+    assert all(e["startTime"] > 0 for e in found)
+    assert await client.correlated_executions(workflow, "nothing-started-with-this") == []
+
+
 async def test_lifecycle_and_bulk_answers(client, workflow):
     ids = [await client.start_workflow(workflow, version=1) for _ in range(3)]
 

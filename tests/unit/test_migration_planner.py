@@ -18,6 +18,7 @@ from conductor_operator.domain.migrations import (
     MigrationStep,
     PlanObservation,
     TargetView,
+    check_correlation_id,
     counts_due,
     definition_hold,
     gates_digest,
@@ -29,6 +30,7 @@ from conductor_operator.domain.migrations import (
     rival_plan,
     same_cluster,
     simple_task_types,
+    unrecorded_check,
 )
 from pydantic import ValidationError
 
@@ -1333,3 +1335,23 @@ def test_the_newer_of_two_plans_for_a_workflow_waits_for_the_older():
     assert conditions(step)["Stalled"] == ("True", "ConflictingPlan")
     assert "MigrationPlan first is still migrating orders" in step.status.message
     assert step.actions == [] and step.status.cutover_at is None
+
+
+# ---- finding a check workflow a step started without recording it ----------------------------------
+
+def test_check_correlation_ids_name_the_plan_the_check_the_wave_and_the_generation():
+    assert check_correlation_id("ns", "to-v2", "smoke", 4, None) == "migrationplan/ns/to-v2/smoke/gen-4"
+    assert check_correlation_id("ns", "to-v2", "smoke", 4, 0) == "migrationplan/ns/to-v2/smoke/wave-0/gen-4"
+
+
+@pytest.mark.parametrize(("starts", "created", "adopted"), [
+    ((), None, None),
+    ((("a", 1000),), None, "a"),
+    ((("a", 1000), ("b", 3000), ("c", 2000)), None, "b"),
+    ((("a", 1000),), "1970-01-01T00:00:02Z", None),
+    ((("a", 1000), ("b", 3000)), "1970-01-01T00:00:02Z", "b"),
+    ((("a", 2000),), "1970-01-01T00:00:02Z", "a"),
+], ids=["none", "one", "the-latest", "before-the-plan-existed", "the-one-since", "at-creation"])
+def test_an_unrecorded_check_is_the_latest_started_since_the_plan_was_created(starts, created, adopted):
+    executions = [{"workflowId": i, "startTime": t, "status": "RUNNING"} for i, t in starts]
+    assert unrecorded_check(executions, created) == adopted

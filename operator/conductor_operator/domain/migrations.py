@@ -298,6 +298,24 @@ def gate_runs_target(gate: GateWorkflow, workflow_name: str, target_version: int
     return gate.name == workflow_name and gate.version in (None, target_version)
 
 
+def check_correlation_id(namespace: str, plan: str, check: str, generation: int | None, wave: int | None) -> str:
+    """The correlationId of a check workflow: the plan, the check, and the generation (and wave) it checks,
+    so a start the plan did not record can be found again, and never confused with an earlier run's."""
+    where = f"/wave-{wave}" if wave is not None else ""
+    return f"migrationplan/{namespace}/{plan}/{check}{where}/gen-{generation or 0}"
+
+
+def unrecorded_check(executions: Iterable[Mapping], plan_created: str | None) -> str | None:
+    """The id of the check workflow a step started without recording it (the operator died in between),
+    among the executions carrying its correlationId: the latest started since the plan was created (a plan
+    deleted and created again under the same name must not adopt its predecessor's checks)."""
+    created = parse_time(plan_created)
+    floor = int(created.timestamp() * 1000) if created else 0
+    ours = [e for e in executions if int(e.get("startTime") or e.get("createTime") or 0) >= floor]
+    latest = max(ours, key=lambda e: int(e.get("startTime") or e.get("createTime") or 0), default=None)
+    return latest["workflowId"] if latest else None
+
+
 def output_mismatches(expected: Mapping | None, output: Mapping | None) -> list[str]:
     """Keys of ``expected`` whose value the output does not hold, as ``key: wanted X, got Y``."""
     output = output or {}

@@ -356,10 +356,17 @@ async def _start_gate(client: ConductorClient, plan: MigrationPlan, step: plans.
     gate = action.gate
     wave = action.wave is not None
     result = next(g for g in (step.status.waves.gates if wave else step.status.gates) if g.name == gate.name)
-    correlation = f"migrationplan/{plan.metadata.namespace}/{plan.metadata.name}/{gate.name}"
-    if wave:
-        correlation += f"/wave-{action.wave}"
+    meta = plan.metadata
+    correlation = plans.check_correlation_id(meta.namespace, meta.name, gate.name, meta.generation, action.wave)
     try:
+        earlier = await client.correlated_executions(gate.name, correlation)
+        if adopted := plans.unrecorded_check(earlier, meta.creation_timestamp):
+            _update_gate(step, result.model_copy(update={
+                "execution_id": adopted, "message": f"execution {adopted} adopted: an earlier step started it "
+                                                    f"and did not record it"}), wave)
+            step.events.append(defs.Event("Normal", "GateAdopted", f"check workflow {gate.name}: adopted "
+                                                                   f"{adopted}, started before a restart"))
+            return True
         if action.run_target_inline:
             execution_id = await client.start_workflow(gate.name, version=target.version, input=gate.input,
                                                        correlation_id=correlation, workflow_def=target.definition)
