@@ -26,6 +26,7 @@ from conductor_operator.conductor.client import BulkResult, Flavor
 from conductor_operator.conductor.errors import Conflict, NotFound
 from conductor_operator.reconcile import Runtime
 from conductor_operator.reconcile.migration import finalize_plan, reconcile_plan
+from conductor_operator.reconcile.moves import Ledger, ledger_name, shard_name
 
 from tests.component import test_reconcile as base
 from tests.component.test_migration_reconcile import NS, V1, Migration, MigrationConductor, deliver
@@ -492,8 +493,10 @@ async def test_deleting_a_draining_plan_resumes_its_triggers(runtime, conductor,
 
 # ---- crashes at any point of the waves ------------------------------------------------------------------
 
-async def crash_run(seed: int, clock, *, crash: bool = True) -> tuple[MovesConductor, FakeKube, dict, int]:
-    """A whole waves plan where the operator dies once at a random change, then restarts."""
+async def crash_run(seed: int, clock, *, crash: bool = True, changes: int | None = None
+                    ) -> tuple[MovesConductor, FakeKube, dict, int]:
+    """A whole waves plan where the operator dies once at a random change (of the first ``changes``), then
+    restarts, up to four times."""
     rng = random.Random(seed)
     conductor = MovesConductor()
     conductor.workflows[("order", 1)] = copy.deepcopy(V1)
@@ -507,7 +510,7 @@ async def crash_run(seed: int, clock, *, crash: bool = True) -> tuple[MovesCondu
     m = Migration(new_runtime(), conductor, clock, gates=NO_GATES, strategy={"upgradeWaves": {
         **WAVES, "canary": {"count": 3}, "steps": [{"percent": 40}, {"percent": 70}, {"percent": 100}],
         "healthGate": {"window": "5s"}}})
-    conductor.crash_at = rng.randint(1, CHANGES_IN_A_RUN)
+    conductor.crash_at = rng.randint(1, changes or CHANGES_IN_A_RUN)
     conductor.crash_after_effect = rng.random() < 0.5
     if not crash:
         conductor.crash_at = None
@@ -548,11 +551,51 @@ async def test_crashes_anywhere_in_the_waves_move_every_execution_exactly_once(s
     assert set(conductor.restarts) == set(conductor.executions), "every execution moved"
     assert set(conductor.restarts.values()) == {1}, f"restarts: {conductor.restarts}"
     assert all(e["workflowVersion"] == 2 and e["status"] == "RUNNING" for e in conductor.executions.values())
-    data = dict(kube.config_maps[(NS, LEDGER)])
-    entries = {key: json.loads(value) for key, value in data.items() if key != "triggers"}
+    entries = ledger_entries(kube)
     assert set(entries) == set(conductor.executions), "the ledger names every moved execution"
     assert {e["state"] for e in entries.values()} == {"Moved"}, "and agrees with Conductor"
     assert status["waves"]["moved"] == 12
+
+
+def ledger_entries(kube: FakeKube) -> dict[str, dict]:
+    """Every entry of the plan's ledger over all its ConfigMaps; each execution is in exactly one."""
+    entries: dict[str, dict] = {}
+    maps = [data for (namespace, name), data in kube.config_maps.items()
+            if namespace == NS and name.startswith(LEDGER)]
+    for data in maps:
+        for key, value in data.items():
+            if key not in ("triggers", "shards"):
+                assert key not in entries, f"{key} is in two shards"
+                entries[key] = json.loads(value)
+    return entries
+
+
+SHARDED_CHANGES = 32
+"""Changes a crash-free run makes with a ledger of 300 bytes a ConfigMap (two entries each): the 17 above, five
+shard openings, and a write for each further shard a batch of entries spans."""
+
+
+async def test_a_crash_free_run_over_a_sharded_ledger_makes_the_changes_its_crash_tests_pick_from(clock, monkeypatch):
+    monkeypatch.setattr(Ledger, "shard_budget", 300)
+    conductor, kube, status, crashes = await crash_run(-1, clock, crash=False)
+    assert (crashes, status["phase"], conductor.changes) == (0, "Draining", SHARDED_CHANGES)
+    shards = sorted(name for namespace, name in kube.config_maps if name.startswith(LEDGER))
+    assert shards == [LEDGER, *(f"{LEDGER}-{i}" for i in range(1, 6))]
+    assert kube.config_maps[(NS, LEDGER)]["shards"] == "5"
+    assert all(sum(len(k) + len(v) for k, v in kube.config_maps[(NS, name)].items()) <= 300 for name in shards)
+    assert set(ledger_entries(kube)) == set(conductor.executions)
+
+
+@pytest.mark.parametrize("seed", range(20))
+async def test_crashes_with_the_ledger_over_several_config_maps_move_every_execution_exactly_once(
+        seed, clock, monkeypatch):
+    """A crash between counting a new shard and writing to it leaves an empty shard that the next step fills."""
+    monkeypatch.setattr(Ledger, "shard_budget", 300)
+    conductor, kube, status, crashes = await crash_run(1000 + seed, clock, changes=SHARDED_CHANGES)
+    assert crashes >= 1 and status.get("phase") == "Draining", status.get("message")
+    assert set(conductor.restarts.values()) == {1} and set(conductor.restarts) == set(conductor.executions)
+    entries = ledger_entries(kube)
+    assert set(entries) == set(conductor.executions) and {e["state"] for e in entries.values()} == {"Moved"}
 
 
 async def test_check_workflows_run_after_each_wave_and_hold_it_until_they_pass(runtime, conductor, clock):
@@ -623,3 +666,11 @@ async def test_no_restart_lands_on_a_version_registered_above_the_target(runtime
     del conductor.workflows[("order", 3)]
     await m.step(after=1)
     assert on_version(conductor, 2) == {"e00", "e01"}, "the canary moves once v2 is the highest again"
+
+
+def test_shard_names_stay_valid_and_distinct_for_the_longest_plan_names():
+    for plan in ("p", "a" * 246, "a" * 253, "b" * 253):
+        names = [shard_name(ledger_name(plan), i) for i in range(12)]
+        assert all(len(n) <= 253 for n in names) and len(set(names)) == 12
+    assert shard_name(ledger_name("a" * 253), 3) != shard_name(ledger_name("a" * 252 + "b"), 3)
+    assert shard_name("orders-ledger", 0) == "orders-ledger" and shard_name("orders-ledger", 2) == "orders-ledger-2"

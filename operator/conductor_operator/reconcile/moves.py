@@ -2,6 +2,9 @@
 
 The ledger is a ConfigMap the plan owns (``<plan>-ledger``): one key per moved execution holding
 its ledger entry, and the key ``triggers`` listing the event handlers and schedules the plan paused.
+A ConfigMap holds at most 1 MiB, so once one is full new entries go to further ConfigMaps
+(``<plan>-ledger-1``, ``-2``, ...), counted by the key ``shards`` of the first; the count is raised
+before a new one is written, so a crash in between leaves an empty shard, never an unseen entry.
 Every move is written there as an intent before Conductor is called and confirmed after; a trigger
 is written before it is paused. A crashed operator therefore finds everything it may have begun,
 and finishes each from the execution's own state (``domain.waves.resolve``), never by repeating a
@@ -34,6 +37,10 @@ from conductor_operator.domain.waves import (
 from conductor_operator.kube import GROUP, VERSION, Kube
 
 TRIGGERS_KEY = "triggers"
+SHARDS_KEY = "shards"
+SHARD_BUDGET = 800_000
+"""Bytes of keys and values written to one ConfigMap of the ledger: the API server refuses a ConfigMap whose
+data exceeds 1 MiB, and an entry grows a little when it is confirmed."""
 EVENT_HANDLER, SCHEDULE = "EventHandler", "Schedule"
 PAUSING, PAUSED, RESUMED = "Pausing", "Paused", "Resumed"
 
@@ -49,7 +56,21 @@ def ledger_name(plan_name: str) -> str:
     return f"{plan_name[:230]}-{hashlib.sha256(plan_name.encode()).hexdigest()[:15]}-ledger"
 
 
+def shard_name(ledger: str, index: int) -> str:
+    """The ConfigMap of one shard of a ledger: the ledger itself, then ``<ledger>-<index>``."""
+    if index == 0:
+        return ledger
+    name = f"{ledger}-{index}"
+    return name if len(name) <= 253 else f"{ledger[:200]}-{hashlib.sha256(name.encode()).hexdigest()[:15]}-{index}"
+
+
+def _size(data: dict[str, str]) -> int:
+    return sum(len(key) + len(value) for key, value in data.items())
+
+
 class Ledger:
+    shard_budget = SHARD_BUDGET
+
     def __init__(self, kube: Kube, plan: MigrationPlan):
         self.kube = kube
         self.namespace = plan.metadata.namespace
@@ -59,26 +80,49 @@ class Ledger:
         self.moves: dict[str, Move] = {}
         self.triggers: dict[str, str] = {}
         self.exists = False
+        self._shard_of: dict[str, int] = {}
+        self._sizes = [0]
+        """Bytes held by each shard, as written by this process or read by ``load``."""
 
     async def load(self) -> Ledger:
+        first = await self._read(self.name)
+        self.exists = bool(first)
+        self._sizes = [_size(first)]
+        name = self.name
         try:
-            data = await self.kube.config_map_data(self.namespace, self.name)
-        except ApiException as exc:
-            raise LedgerUnavailable(f"cannot read ConfigMap {self.name}: {exc.reason}") from None
-        self.exists = bool(data)
-        try:
-            self.triggers = json.loads(data.pop(TRIGGERS_KEY, "{}"))
-            self.moves = {key: Move.from_json(key, text) for key, text in data.items()}
+            self.triggers = json.loads(first.pop(TRIGGERS_KEY, "{}"))
+            count = int(first.pop(SHARDS_KEY, "0"))
+            for index in range(count + 1):
+                name = shard_name(self.name, index)
+                data = first if index == 0 else await self._read(name)
+                if index:
+                    self._sizes.append(_size(data))
+                for key, text in data.items():
+                    self.moves[key] = Move.from_json(key, text)
+                    self._shard_of[key] = index
         except (ValueError, KeyError, TypeError) as exc:
-            raise LedgerUnavailable(f"ConfigMap {self.name} holds something that is not a ledger entry ({exc!r}): "
+            raise LedgerUnavailable(f"ConfigMap {name} holds something that is not a ledger entry ({exc!r}): "
                                     f"restore it, or remove the key that was edited") from None
         return self
 
     async def record(self, moves: Iterable[Move]) -> None:
-        moves = list(moves)
-        if moves:
-            await self._write({m.execution_id: m.to_json() for m in moves})
-            self.moves.update({m.execution_id: m for m in moves})
+        """Write these entries, each where it is already kept, a new one in the last shard with room."""
+        moves = {m.execution_id: m for m in moves}
+        by_shard: dict[int, dict[str, str]] = {}
+        for execution_id, move in moves.items():
+            text, before = move.to_json(), self.moves.get(execution_id)
+            growth = len(text) - len(before.to_json()) if before else len(execution_id) + len(text)
+            index = self._shard_of.get(execution_id)
+            if index is None:
+                index = len(self._sizes) - 1
+                if self._sizes[index] + growth > self.shard_budget:
+                    index = await self._open_shard()
+                self._shard_of[execution_id] = index
+            self._sizes[index] += growth
+            by_shard.setdefault(index, {})[execution_id] = text
+        for index, data in by_shard.items():
+            await self._write(data, shard_name(self.name, index))
+        self.moves.update(moves)
 
     async def record_triggers(self, changes: dict[str, str]) -> None:
         if changes:
@@ -86,11 +130,25 @@ class Ledger:
             await self._write({TRIGGERS_KEY: json.dumps(merged, sort_keys=True)})
             self.triggers = merged
 
-    async def _write(self, data: dict[str, str]) -> None:
+    async def _open_shard(self) -> int:
+        """Count one more shard in the first ConfigMap before anything is written to it."""
+        index = len(self._sizes)
+        await self._write({SHARDS_KEY: str(index)})
+        self._sizes.append(0)
+        return index
+
+    async def _read(self, name: str) -> dict[str, str]:
         try:
-            await self.kube.merge_config_map_data(self.namespace, self.name, data, owner=self.owner)
+            return await self.kube.config_map_data(self.namespace, name)
         except ApiException as exc:
-            raise LedgerUnavailable(f"cannot write ConfigMap {self.name}: {exc.reason}") from None
+            raise LedgerUnavailable(f"cannot read ConfigMap {name}: {exc.reason}") from None
+
+    async def _write(self, data: dict[str, str], name: str | None = None) -> None:
+        name = name or self.name
+        try:
+            await self.kube.merge_config_map_data(self.namespace, name, data, owner=self.owner)
+        except ApiException as exc:
+            raise LedgerUnavailable(f"cannot write ConfigMap {name}: {exc.reason}") from None
         self.exists = True
 
     def pending(self) -> list[Move]:
