@@ -10,9 +10,9 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
-from conductor_operator.api.migration import Requests, TriggerStatus
+from conductor_operator.api.migration import MigrationPlanStatus, Requests, TriggerStatus, WavesStatus
 from conductor_operator.domain.conditions import format_time
-from conductor_operator.domain.migrations import ActionKind, MigrationStep, plan_migration
+from conductor_operator.domain.migrations import ActionKind, MigrationStep, plan_migration, reads_candidates
 from conductor_operator.domain.waves import ORKES_UPGRADE, TERMINATE_RESTART, Candidate, Move, MoveState, task_refs
 
 from tests.unit.test_migration_planner import (
@@ -52,13 +52,15 @@ class Shell(Walk):
         self.states: dict[str, str | None] = {}
         self.carry_out = True
 
-    def step(self, now, *, read_moves=True, old_starts=None, **observed) -> MigrationStep:
+    def step(self, now, *, read_moves=True, old_starts=None, read_candidates=True, **observed) -> MigrationStep:
+        """``read_candidates=False``: the shell left the old executions unread (``reads_candidates``)."""
+        candidates = read_moves and read_candidates
         seen = replace(observe(now=now, **observed), flavor=self.flavor, old_starts=old_starts,
                        moves=tuple(self.ledger.values()) if read_moves else None,
-                       candidates=tuple(c for i, c in self.old.items() if i not in self.ledger) if read_moves
+                       candidates=tuple(c for i, c in self.old.items() if i not in self.ledger) if candidates
                        else None,
                        move_states={i: self.states.get(i) for i in self.ledger},
-                       target_refs=REFS if read_moves else None)
+                       target_refs=REFS if candidates else None)
         result = plan_migration(self.spec, self.status, seen, now, self.generation)
         result.status.observed_generation = self.generation
         self.status = result.status
@@ -530,7 +532,7 @@ def test_a_step_without_the_ledger_moves_nothing():
     shell.step(T0)
     step = shell.registered_step(at(10), read_moves=False)
     assert step.status.phase == "Moving" and step.actions == []
-    assert step.status.message == "canary: reading the executions and the ledger"
+    assert step.status.message == "canary: reading the ledger"
     assert moved_ids(shell.registered_step(at(20))) == [["e00"]]
 
 
@@ -1004,3 +1006,44 @@ def test_a_wave_whose_checks_all_passed_terminates_nothing():
     passed = shell.registered_step(at(330), executions={"c-smoke": {"status": "COMPLETED"},
                                                         "c-probe": {"status": "COMPLETED"}})
     assert terminated(passed) == [] and moved_ids(passed) == [["e01", "e02", "e03", "e04"]]
+
+
+# ---- what a step of the waves reads ------------------------------------------------------------------
+
+@pytest.mark.parametrize(("state", "until", "promote", "reads"), [
+    (None, None, None, True),
+    ("Moving", None, None, True),
+    ("Watching", 60, None, False),
+    ("Watching", -1, None, True),
+    ("Waiting", 60, None, False),
+    ("Waiting", 0, None, True),
+    ("GateFailed", None, None, False),
+    ("GateFailed", None, "p2", True),
+    ("GateFailed", None, "p1", False),
+    ("Done", None, None, False),
+], ids=["first-step", "moving", "watching", "watch-over", "waiting", "wait-over", "gate-failed",
+        "gate-failed-promoted", "promote-already-handled", "done"])
+def test_the_old_executions_are_read_only_where_a_wave_may_pick(state, until, promote, reads):
+    status = MigrationPlanStatus(handled_requests={"promote": {"token": "p1"}})
+    if state:
+        status.waves = WavesStatus(current=1, count=3, state=state,
+                                   until=format_time(at(100 + until)) if until is not None else None)
+    spec = waves_spec().model_copy(update={"requests": Requests(promote=promote) if promote else None})
+    assert reads_candidates(spec, status, at(100)) is reads
+
+
+def test_a_watched_wave_needs_no_old_executions_and_the_next_wave_reads_them_before_moving():
+    shell = moving()
+    shell.registered_step(at(20))
+    figures = shell.status.waves.model_copy()
+    shell.old["e05"] = replace(shell.old["e05"], current_task="gone")  # would count as ineligible if it were read
+    watching = shell.registered_step(at(200), read_candidates=False)
+    assert watching.status.waves.state == "Watching" and watching.actions == []
+    assert (watching.status.waves.total, watching.status.waves.ineligible) == (figures.total, figures.ineligible)
+
+    passed = shell.registered_step(at(320), read_candidates=False)
+    assert passed.actions == [] and passed.status.waves.current == 1 and passed.status.waves.state == "Moving"
+    assert passed.status.message == "step 1: reading the executions to move"
+    step = shell.registered_step(at(330))
+    assert moved_ids(step) == [["e01", "e02", "e03", "e04"]]
+    assert step.status.waves.ineligible == 1, "counted afresh when read"

@@ -282,10 +282,11 @@ class WavesStatus(Model):
                                                 "GateFailed, or Done.")
     since: str | None = Field(None, description="When the wave entered its state (RFC 3339).")
     until: str | None = Field(None, description="When the health gate's window or the step's pause ends (RFC 3339).")
-    total: int = Field(0, description="Executions of the old versions when last counted: moved, ineligible and "
-                                      "still to move.")
+    total: int = Field(0, description="Executions of the old versions when last counted (as a wave is about to "
+                                      "move): moved, ineligible and still to move.")
     moved: int = Field(0, description="Executions moved to the target so far.")
-    ineligible: int = Field(0, description="Executions whose current task the target lacks: not moved.")
+    ineligible: int = Field(0, description="Executions whose current task the target lacks, when last counted: "
+                                           "not moved.")
     failed: int = Field(0, description="Moved executions that then failed, or that the mover could not move.")
     rolled_back: int = Field(0, description="Moved executions moved back by a rollback.")
     ineligible_executions: list[str] = Field(default_factory=list, description="Some ineligible executions, as "

@@ -330,6 +330,20 @@ def mover_for(settings: MoverSettings, flavor: str | None) -> str:
     return ORKES_UPGRADE if flavor == "Orkes" else TERMINATE_RESTART
 
 
+def reads_candidates(spec: MigrationPlanSpec, status: MigrationPlanStatus, now: datetime) -> bool:
+    """Whether a step of a moving plan needs the old executions with their current tasks: only where a wave
+    may pick what to move next (a new promote request included). While a wave is watched, paused or stalled
+    that read (every task of thousands of executions) would be repeated at every step for figures nothing
+    acts on."""
+    waves, promote = status.waves, spec.requests.promote if spec.requests else None
+    handled = status.handled_requests.promote
+    if waves is None or waves.state == WaveState.MOVING or (promote and (handled is None or handled.token != promote)):
+        return True
+    if waves.state in (WaveState.WATCHING, WaveState.WAITING):
+        return waves.until is None or now >= parse_time(waves.until)
+    return False
+
+
 def moves_executions(spec: MigrationPlanSpec) -> bool:
     """Whether the plan may move running executions: upgradeWaves, or a drain that moves what remains."""
     drain = spec.strategy.drain
@@ -621,19 +635,11 @@ class _Planner:
         progress = status.waves or WavesStatus(current=waves[0].number, count=len(waves), state=WaveState.MOVING)
         status.waves = progress
         wave = next((w for w in waves if w.number == progress.current), waves[-1])
-        if observed.moves is None or observed.candidates is None or observed.target_refs is None:
-            return self._progress(Phase.MOVING, f"{wave.label}: reading the executions and the ledger")
+        if observed.moves is None:
+            return self._progress(Phase.MOVING, f"{wave.label}: reading the ledger")
         moves = observed.moves
         self._count_moves(moves)
-        eligible, ineligible = [], []
-        for item in observed.candidates:
-            why = ineligibility(item, observed.target_refs)
-            if why:
-                ineligible.append(f"{item.execution_id}: {why}")
-            else:
-                eligible.append(item)
-        progress.total = len(moves) + len(observed.candidates)
-        progress.ineligible, progress.ineligible_executions = len(ineligible), ineligible[:LISTED_INELIGIBLE]
+        eligible = self._eligible(moves)
         if pending := [m for m in moves if m.state in PENDING]:
             return self._progress(Phase.MOVING, f"{wave.label}: finishing {len(pending)} move(s) already begun")
         if self.promoted:
@@ -646,6 +652,8 @@ class _Planner:
         if spec.paused:
             return self._paused(Phase.MOVING)
         if progress.state == WaveState.MOVING:
+            if eligible is None:
+                return self._progress(Phase.MOVING, f"{wave.label}: reading the executions to move")
             size = quota(wave, progress.total, len(moves))
             chosen = pick(eligible, wave, size, self.now)
             mover = mover_for(spec.strategy.upgrade_waves or spec.strategy.drain, observed.flavor)
@@ -669,6 +677,23 @@ class _Planner:
             return self._progress(Phase.MOVING, f"{wave.label} passed its health gate; the next wave starts at "
                                                 f"{progress.until} (request promote to start it now)")
         return self._next_wave(waves, wave)
+
+    def _eligible(self, moves: tuple[Move, ...]) -> list[Candidate] | None:
+        """The old executions a wave may move, when the shell read them (see ``reads_candidates``); the
+        total and the ineligible ones are counted afresh then, and kept as they were otherwise."""
+        observed, progress = self.observed, self.status.waves
+        if observed.candidates is None or observed.target_refs is None:
+            return None
+        eligible, ineligible = [], []
+        for item in observed.candidates:
+            why = ineligibility(item, observed.target_refs)
+            if why:
+                ineligible.append(f"{item.execution_id}: {why}")
+            else:
+                eligible.append(item)
+        progress.total = len(moves) + len(observed.candidates)
+        progress.ineligible, progress.ineligible_executions = len(ineligible), ineligible[:LISTED_INELIGIBLE]
+        return eligible
 
     def _watch(self, waves: list[Wave], wave: Wave, moves: tuple[Move, ...]) -> MigrationStep | None:
         progress, gate = self.status.waves, self._health_gate()

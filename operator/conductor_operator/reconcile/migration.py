@@ -222,7 +222,7 @@ async def _observe(client: ConductorClient, plan: MigrationPlan, target: plans.T
         counts = counts_by_version(running)
         old = [e for e in running if int(e.get("workflowVersion") or 0) in old_versions]
         old_starts = tuple(_started(e) for e in old if e.get("startTime"))
-        if moving:
+        if moving and plans.reads_candidates(spec, status, now):
             unmoved = [e["workflowId"] for e in old if e["workflowId"] not in ledger.moves]
             candidates = tuple(waves.candidate(e, _started(e) if e.get("startTime") else None)
                                for e in await client.existing_executions(unmoved, include_tasks=True)
