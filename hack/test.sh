@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 bash hack/bootstrap.sh
 export PATH="$PWD/.venv/bin:$PATH"
 
-echo "== ruff"; ruff check operator testenv tests
+echo "== ruff"; ruff check operator testenv tests bench
 echo "== import layers"; lint-imports --no-cache
 echo "== CRDs in sync with the models"; python -m conductor_operator.api.crdgen --check
 echo "== pytest"; python -m pytest "$@"

@@ -63,7 +63,7 @@ async def reconcile_plan(runtime: Runtime, body, *, attempt: int = 0) -> Outcome
             flavor = (await client.detect_flavor()).value
             settled = await _settle(client, plan, ledger, flavor, now)
             plan.status.triggers = ledger.trigger_status()
-            observed = await _observe(client, plan, target, now, ledger, flavor)
+            observed = await observe_plan(client, plan, target, now, ledger, flavor)
             observed = dataclasses.replace(observed, rival=await _rival(runtime, plan))
         except LedgerUnavailable as exc:
             return _error(runtime, body, recorded, now, unavailable=(label, Unavailable(None, str(exc)), attempt))
@@ -190,7 +190,7 @@ async def _rival(runtime: Runtime, plan: MigrationPlan) -> str | None:
     return plans.rival_plan(plan, plans.same_cluster(others, cluster_name(plan), runtime.settings.default_cluster))
 
 
-async def _observe(client: ConductorClient, plan: MigrationPlan, target: plans.TargetView | None,
+async def observe_plan(client: ConductorClient, plan: MigrationPlan, target: plans.TargetView | None,
                    now: datetime, ledger: Ledger, flavor: str) -> plans.PlanObservation:
     """What this step needs; with no target only the versions before the cutover (the plan waits), and the
     counts and pins after it (the plan goes on with the version it released)."""
