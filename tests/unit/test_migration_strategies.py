@@ -600,7 +600,7 @@ def test_a_failed_health_gate_pauses_until_promoted():
     assert events(failed) == [("Warning", "HealthGateFailed")]
     assert conditions(failed)["Stalled"] == ("True", "HealthGateFailed")
     assert conditions(failed)["Ready"] == ("False", "HealthGateFailed")
-    assert "step 1: 1 of 4 execution(s) moved in step 1 failed, above 20%" in failed.status.message
+    assert "step 1: 1 of 4 execution(s) moved in step 1 failed, above 20% (e01)" in failed.status.message
     assert failed.actions == []
 
     for seconds in (700, 7200):
@@ -1047,3 +1047,12 @@ def test_a_watched_wave_needs_no_old_executions_and_the_next_wave_reads_them_bef
     step = shell.registered_step(at(330))
     assert moved_ids(step) == [["e01", "e02", "e03", "e04"]]
     assert step.status.waves.ineligible == 1, "counted afresh when read"
+
+
+def test_a_failed_health_gate_names_the_first_five_failed_executions():
+    shell = moving(waves_spec(canary={"count": 7}))
+    assert set(shell.ledger) == {f"e0{n}" for n in range(7)}
+    shell.states.update({f"e0{n}": "FAILED" for n in range(7)})
+    failed = shell.registered_step(at(20))
+    assert ("canary: 7 of 7 execution(s) moved in canary failed, above 20% (e00, e01, e02, e03, e04 and 2 more)"
+            in failed.status.message)

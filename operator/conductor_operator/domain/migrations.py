@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -705,7 +705,8 @@ class _Planner:
         too_many = gate is not None and result.exceeds(gate.max_failure_percent)
         if too_many or failed_checks:
             text = "; ".join([f"{wave.label}: {progress.message}"
-                              + (f", above {gate.max_failure_percent}%" if too_many else ""),
+                              + (f", above {gate.max_failure_percent}% ({_some(result.failed_ids)})"
+                                 if too_many else ""),
                               *(f"check {g.name}: {g.message}" for g in failed_checks)])
             self.events.append(Event("Warning", REASON_HEALTH_GATE_FAILED, text))
             if self.spec.strategy.upgrade_waves.on_gate_failure == "Rollback":
@@ -1226,6 +1227,11 @@ def _verdict_status(verdict: PlanVerdict, from_versions: list[int], to_version: 
                               message=f"v{version}: {f.message}") for version, f in verdict.findings]
     return VerdictStatus(level=verdict.level.value, findings=findings, from_versions=from_versions,
                          to_version=to_version)
+
+
+def _some(ids: Sequence[str], shown: int = 5) -> str:
+    more = f" and {len(ids) - shown} more" if len(ids) > shown else ""
+    return ", ".join(ids[:shown]) + more
 
 
 def _versions(versions: Iterable[int]) -> str:
