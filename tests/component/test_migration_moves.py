@@ -45,15 +45,13 @@ class Crash(BaseException):
 
 
 class MovesConductor(MigrationConductor):
-    """Executions with tasks, bulk terminate and restart, Orkes' upgrade, event handlers and schedules."""
+    """Executions with tasks, bulk terminate and restart, Orkes' upgrade, pausing and resuming triggers."""
 
     def __init__(self):
         super().__init__()
         self.flavor = Flavor.OSS
         self.restarts: Counter[str] = Counter()
         self.upgrades: Counter[str] = Counter()
-        self.handlers: dict[str, dict] = {}
-        self.schedules_by_name: dict[str, dict] = {}
         self.crash_at: int | None = None
         self.crash_after_effect = False
         self.changes = 0
@@ -175,18 +173,11 @@ class MovesConductor(MigrationConductor):
         self.change(lambda: None)
         await super().register_workflow_defs(definitions)
 
-    # -- triggers --
-    async def event_handlers(self):
-        return copy.deepcopy(list(self.handlers.values()))
-
+    # -- triggers (read in MigrationConductor) --
     async def update_event_handler(self, handler):
         if handler["name"] not in self.handlers:
             raise NotFound(status=404, message="no such handler")
         self.change(lambda: self.handlers.__setitem__(handler["name"], copy.deepcopy(handler)))
-
-    async def schedules(self, workflow_name=None):
-        return [copy.deepcopy(s) for s in self.schedules_by_name.values()
-                if s["startWorkflowRequest"]["name"] == workflow_name]
 
     async def pause_schedule(self, name, reason=None):
         self.change(lambda: self.schedules_by_name[name].update(paused=True))

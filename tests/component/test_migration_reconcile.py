@@ -53,6 +53,8 @@ class MigrationConductor(FakeConductor):
         """Calls that fail while set: ("start", name), ("terminate", id), ("delete", name, version),
         ("counts", name)."""
         self.definition_listings = 0
+        self.handlers: dict[str, dict] = {}
+        self.schedules_by_name: dict[str, dict] = {}
 
     def _fail(self, *call):
         if call in self.fail:
@@ -118,6 +120,13 @@ class MigrationConductor(FakeConductor):
         return [{"workflowId": f"{name}-v{version}-{i}", "workflowName": name, "workflowVersion": version,
                  "status": "RUNNING", "startTime": 1_700_000_000_000}
                 for version, count in sorted(self.running.get(name, {}).items()) for i in range(count)]
+
+    async def event_handlers(self):
+        return copy.deepcopy(list(self.handlers.values()))
+
+    async def schedules(self, workflow_name=None):
+        return [copy.deepcopy(s) for s in self.schedules_by_name.values()
+                if s["startWorkflowRequest"]["name"] == workflow_name]
 
     async def existing_executions(self, ids, include_tasks=False):
         self._check()
@@ -407,6 +416,24 @@ async def test_retirement_waits_for_pinning_definitions_and_goes_back_to_drainin
         await m.step()
     assert conductor.deleted == [("order", 1)]
     assert m.status["retiredVersions"] == [1]
+
+
+async def test_a_schedule_pinned_to_the_old_version_is_a_warning_while_it_drains(runtime, conductor, clock):
+    m = Migration(runtime, conductor, clock)
+    await m.to_draining()
+    conductor.schedules_by_name["nightly"] = {"name": "nightly", "paused": False,
+                                              "startWorkflowRequest": {"name": "order", "version": 1}}
+    conductor.handlers["orders-in"] = {"name": "orders-in", "active": True, "actions": [
+        {"action": "start_workflow", "start_workflow": {"name": "order"}}]}  # unpinned: starts v2 now
+    outcome = await m.step()
+    assert m.status["phase"] == "Draining"
+    assert conditions(outcome)["Warning"] == ("True", "TriggerPinsOldVersion")
+    assert "Schedule/nightly starts v1 (pinned)" in message(outcome, "Warning")
+    assert "orders-in" not in message(outcome, "Warning")
+
+    conductor.schedules_by_name["nightly"]["paused"] = True  # paused: it starts nothing
+    outcome = await m.step()
+    assert conditions(outcome)["Warning"] == ("False", "NoWarnings")
 
 
 # ---- 3. a retired version stays retired -----------------------------------------------------------

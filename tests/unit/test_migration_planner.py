@@ -1355,3 +1355,25 @@ def test_check_correlation_ids_name_the_plan_the_check_the_wave_and_the_generati
 def test_an_unrecorded_check_is_the_latest_started_since_the_plan_was_created(starts, created, adopted):
     executions = [{"workflowId": i, "startTime": t, "status": "RUNNING"} for i, t in starts]
     assert unrecorded_check(executions, created) == adopted
+
+
+# ---- triggers that keep starting an old version while it drains --------------------------------------
+
+def pinned_step(walk: Walk, seconds: int, pinning, counts=None) -> MigrationStep:
+    seen = dataclasses.replace(observe(now=at(seconds), target=make_target(registered=True), registered=(1, 2, 3),
+                                       counts=counts or {1: 2, 2: 1, 3: 4}), pinning_triggers=pinning)
+    step = plan_migration(walk.spec, walk.status, seen, at(seconds), walk.generation)
+    walk.status = step.status
+    return step
+
+
+def test_a_trigger_pinned_to_an_old_version_is_a_warning_while_it_drains():
+    walk = draining()
+    step = pinned_step(walk, 30, {"Schedule/nightly": 1, "EventHandler/orders-in": 3, "Schedule/old": 9})
+    assert step.status.phase == "Draining"
+    assert conditions(step)["Warning"] == ("True", "TriggerPinsOldVersion")
+    warning = next(c for c in step.conditions if c.type == "Warning")
+    assert warning.message == ("Schedule/nightly starts v1 (pinned): the old versions will not drain while it "
+                               "does; unpin it or point it at v3")
+    assert conditions(pinned_step(walk, 60, {"EventHandler/orders-in": 3}))["Warning"] == ("False", "NoWarnings")
+    assert conditions(pinned_step(walk, 90, None))["Warning"] == ("False", "NoWarnings"), "not read: not judged"

@@ -180,6 +180,7 @@ REASON_HEALTH_GATE_FAILED = "HealthGateFailed"
 REASON_ABORTED = "Aborted"
 REASON_ROLLED_BACK = "RolledBack"
 REASON_CONFLICT = "ConflictingPlan"
+REASON_TRIGGER_PINS_OLD = "TriggerPinsOldVersion"
 REASON_NO_WARNINGS = "NoWarnings"
 
 WORKERS_GATE = "Workers"
@@ -230,6 +231,9 @@ class PlanObservation:
     """With the counts: when each running execution of the old versions started."""
     rival: str | None = None
     """An older MigrationPlan still at work on the same workflow and cluster."""
+    pinning_triggers: Mapping[str, int] | None = None
+    """While draining after the cutover: the active event handlers and schedules that start the workflow at a
+    pinned version ("Schedule/<name>" to the version); None when not read."""
 
 
 class ActionKind(StrEnum):
@@ -592,6 +596,7 @@ class _Planner:
                                                              f"{spec.drain_detection.grace_period}"))
                 status.phase = Phase.RETIRING if self._retiring() and old else Phase.COMPLETED
             else:
+                self._pinning_triggers(old, target)
                 return self._progress(Phase.DRAINING, self._drain_message(old))
         if status.phase == Phase.RETIRING:
             if self._old_running(old):  # a pinned caller started an old version again
@@ -958,6 +963,14 @@ class _Planner:
             return f"{running} execution(s) still run on {_versions(old)}; {where}{ends}"
         return (f"{_versions(old)} read zero {drain.zero_readings} of {needed} time(s) in a row; drained after "
                 f"{self.spec.drain_detection.grace_period} at zero")
+
+    def _pinning_triggers(self, old: list[int], target: TargetView) -> None:
+        """Warn of triggers that keep starting an old version: the drain cannot end while they do."""
+        pinning = {key: v for key, v in (self.observed.pinning_triggers or {}).items() if v in old}
+        if pinning:
+            text = ", ".join(f"{key} starts v{version}" for key, version in sorted(pinning.items()))
+            self.warnings.append((REASON_TRIGGER_PINS_OLD, f"{text} (pinned): the old versions will not drain "
+                                                           f"while it does; unpin it or point it at v{target.version}"))
 
     def _target_warnings(self, target: TargetView) -> None:
         higher = [v for v in self.observed.registered_versions if v > target.version]

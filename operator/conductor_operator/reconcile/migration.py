@@ -40,6 +40,7 @@ from conductor_operator.reconcile.moves import (
     LedgerUnavailable,
     Mover,
     pause_triggers,
+    pinning_triggers,
     resume_triggers,
 )
 
@@ -242,6 +243,9 @@ async def observe_plan(client: ConductorClient, plan: MigrationPlan, target: pla
             except NotFound:
                 continue
             executions[gate.execution_id] = execution
+    pinning = None
+    if status.phase == plans.Phase.DRAINING and not before_cutover:
+        pinning = await pinning_triggers(client, name)
     move_states: dict[str, str | None] = {}
     if moving or status.phase == plans.Phase.ROLLING_BACK:
         moved = [m.execution_id for m in ledger.moves.values() if m.state is waves.MoveState.MOVED]
@@ -249,7 +253,8 @@ async def observe_plan(client: ConductorClient, plan: MigrationPlan, target: pla
         move_states = {i: found.get(i) for i in moved}
     return plans.PlanObservation(target, registered, old_definitions, counts, last_polls, executions, referrers,
                                  flavor=flavor, moves=tuple(ledger.moves.values()), candidates=candidates,
-                                 move_states=move_states, target_refs=target_refs, old_starts=old_starts)
+                                 move_states=move_states, target_refs=target_refs, old_starts=old_starts,
+                                 pinning_triggers=pinning)
 
 
 def _started(execution: dict) -> datetime:
@@ -280,7 +285,7 @@ async def _act(client: ConductorClient, plan: MigrationPlan, step: plans.Migrati
                     step.events.append(defs.Event("Normal", "TriggersPaused", f"paused {', '.join(paused)} "
                                                                               f"while the old versions drain"))
                 target = step.status.verdict.to_version if step.status.verdict else None
-                step.events += [defs.Event("Warning", "TriggerPinsOldVersion",
+                step.events += [defs.Event("Warning", plans.REASON_TRIGGER_PINS_OLD,
                                            f"{key} starts {plan.spec.workflow_name} v{version}, pinned: once resumed "
                                            f"it keeps starting that version, not v{target}; unpin it or point it "
                                            f"at v{target}") for key, version in paused.items()

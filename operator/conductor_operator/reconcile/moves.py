@@ -283,18 +283,28 @@ def pinned_version(trigger: dict, workflow: str) -> int | None:
     return int(versions[0]) if versions else None
 
 
+async def active_triggers(client: ConductorClient, workflow: str) -> dict[str, dict]:
+    """The active event handlers and unpaused schedules that start the workflow, by ledger key."""
+    handlers = [h for h in await client.event_handlers() if h.get("active") and starts_workflow(h, workflow)]
+    try:
+        schedules = [s for s in await client.schedules(workflow) if not s.get("paused")]
+    except UnsupportedOperation:
+        schedules = []  # a server without a scheduler has no schedules
+    return {f"{EVENT_HANDLER}/{h['name']}": h for h in handlers} | {f"{SCHEDULE}/{s['name']}": s for s in schedules}
+
+
+async def pinning_triggers(client: ConductorClient, workflow: str) -> dict[str, int]:
+    """The active triggers that start the workflow at a pinned version, with that version."""
+    pinned = {key: pinned_version(t, workflow) for key, t in (await active_triggers(client, workflow)).items()}
+    return {key: version for key, version in pinned.items() if version is not None}
+
+
 async def pause_triggers(client: ConductorClient, ledger: Ledger, plan: MigrationPlan) -> dict[str, int | None]:
     """Pause every active event handler and schedule that starts the workflow; each is written to the
     ledger before it is paused. Returns what was paused now, with the version each one pins (None: the
     latest)."""
     workflow = plan.spec.workflow_name
-    handlers = [h for h in await client.event_handlers() if h.get("active") and starts_workflow(h, workflow)]
-    try:
-        schedules = [s for s in await client.schedules(workflow) if not s.get("paused")]
-    except UnsupportedOperation:
-        schedules = []  # a server without a scheduler has no schedules to pause
-    wanted = {f"{EVENT_HANDLER}/{h['name']}": h for h in handlers}
-    wanted |= {f"{SCHEDULE}/{s['name']}": s for s in schedules}
+    wanted = await active_triggers(client, workflow)
     await ledger.record_triggers({key: PAUSING for key in wanted if ledger.triggers.get(key) != PAUSED})
     for key, trigger in wanted.items():
         if key.startswith(EVENT_HANDLER):
