@@ -192,7 +192,7 @@ async def _rival(runtime: Runtime, plan: MigrationPlan) -> str | None:
 
 
 async def observe_plan(client: ConductorClient, plan: MigrationPlan, target: plans.TargetView | None,
-                   now: datetime, ledger: Ledger, flavor: str) -> plans.PlanObservation:
+                       now: datetime, ledger: Ledger, flavor: str) -> plans.PlanObservation:
     """What this step needs; with no target only the versions before the cutover (the plan waits), and the
     counts and pins after it (the plan goes on with the version it released)."""
     spec, status = plan.spec, plan.status
