@@ -211,9 +211,14 @@ def test_drain_pauses_an_event_handler_and_a_schedule_and_resumes_them_after_the
 def test_killing_the_operator_during_waves_never_moves_an_execution_twice(resources, cluster, executions,
                                                                         conductor_url, k8s, namespace, operator,
                                                                         kubeconfig, tmp_path):
-    """SIGKILL the operator at random moments while it moves 24 executions in five waves, restart it each
-    time: every execution is moved exactly once, and the ledger agrees with Conductor."""
+    """SIGKILL the operator at random moments while it moves 24 executions in five waves, each watched by a
+    check workflow, restart it each time: every execution is moved exactly once, the ledger agrees with
+    Conductor, and each wave's check ran once."""
     flow = HeldFlow(conductor_url)
+    check = f"check_{flow.workflow}"
+    httpx.post(f"{flow.api}/metadata/workflow", json={
+        "name": check, "version": 1, "schemaVersion": 2, "ownerEmail": "tests@example.com",
+        "tasks": [{"name": flow.finish_type, "taskReferenceName": "probe", "type": "SIMPLE"}]}).raise_for_status()
     rng = random.Random()
     operator.stop()  # this test runs its own operator, to kill it
     killed = []
@@ -225,7 +230,7 @@ def test_killing_the_operator_during_waves_never_moves_an_execution_twice(resour
             resources.create("MigrationPlan", "waves", flow.plan({"upgradeWaves": {
                 "workersIdempotent": True, "canary": {"count": 3},
                 "steps": [{"percent": 25}, {"percent": 50}, {"percent": 75}, {"percent": 100}],
-                "healthGate": {"window": "1s"}}}))
+                "healthGate": {"window": "1s", "workflows": [{"name": check, "expectedOutput": {"done": True}}]}}}))
             while len(killed) < 10 and status_of(resources, "waves").get("phase") != "Draining":
                 pause = rng.uniform(0.5, 4.0)
                 time.sleep(pause)
@@ -245,6 +250,11 @@ def test_killing_the_operator_during_waves_never_moves_an_execution_twice(resour
             assert set(entries) == set(ids), "the ledger names every moved execution"
             assert {e["state"] for e in entries.values()} == {"Moved"}, "and agrees with Conductor"
             assert status["waves"]["moved"] == 24
+            for wave in range(5):
+                correlation = f"migrationplan/{namespace}/waves/{check}/wave-{wave}/gen-1"
+                started = httpx.post(f"{flow.api}/workflow/{check}/correlated", json=[correlation],
+                                     params={"includeClosed": "true"}).json()[correlation]
+                assert [e["status"] for e in started] == ["COMPLETED"], f"wave {wave}'s check ran once"
     finally:
         if victim:
             victim.stop()
