@@ -4,9 +4,9 @@ It starts a Conductor OSS of its own (or uses --conductor URL) and starts N exec
 one SIMPLE task no worker polls, so they stay RUNNING on v1. Half of them are recorded as moved in an
 in-memory ledger. Then it times the plan shell's observation for two states of a wave:
 
-  about to move   reads the counts, the moved executions' states, and the old executions with their tasks
-                  (to judge which may move): the baseline, what every step of a moving plan read before
-  watched         reads the counts and the moved executions' states only
+  about to move   reads the running executions, the moved ones that no longer run, and the old executions
+                  with their tasks (to judge which may move): the baseline, the heaviest step
+  watched         reads the running executions and the moved ones that no longer run
 
 and prints the median of each over the rounds, and their ratio.
 

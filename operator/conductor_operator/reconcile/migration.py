@@ -215,6 +215,7 @@ async def observe_plan(client: ConductorClient, plan: MigrationPlan, target: pla
             last_polls = {task_type: await _last_poll(client, task_type)
                           for task_type in plans.simple_task_types(target.definition)}
     counts = referrers = old_starts = candidates = target_refs = None
+    running: list[dict] = []
     moving = status.phase == plans.Phase.MOVING
     frozen = status.verdict and (status.gates_passed_at or status.cutover_at)  # as the planner reads them
     old_versions = set(status.verdict.from_versions if frozen else old_definitions)
@@ -249,7 +250,9 @@ async def observe_plan(client: ConductorClient, plan: MigrationPlan, target: pla
     move_states: dict[str, str | None] = {}
     if moving or status.phase == plans.Phase.ROLLING_BACK:
         moved = [m.execution_id for m in ledger.moves.values() if m.state is waves.MoveState.MOVED]
-        found = {e["workflowId"]: e.get("status") for e in await client.existing_executions(moved)}
+        found = {e["workflowId"]: e.get("status") for e in running}  # most moved executions still run
+        ended = [i for i in moved if i not in found]
+        found |= {e["workflowId"]: e.get("status") for e in await client.existing_executions(ended)}
         move_states = {i: found.get(i) for i in moved}
     return plans.PlanObservation(target, registered, old_definitions, counts, last_polls, executions, referrers,
                                  flavor=flavor, moves=tuple(ledger.moves.values()), candidates=candidates,
