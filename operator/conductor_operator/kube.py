@@ -59,6 +59,14 @@ class Kube:
                                  GROUP, VERSION, namespace, "migrationplans")
         return found.get("items") or []
 
+    async def watched_migration_plans(self, namespaces: tuple[str, ...]) -> list[dict]:
+        """The MigrationPlans of these namespaces, or of every namespace when none is named."""
+        if namespaces:
+            return [plan for namespace in namespaces for plan in await self.migration_plans(namespace)]
+        found = await self._read("MigrationPlans", self.custom.list_cluster_custom_object, GROUP, VERSION,
+                                 "migrationplans")
+        return found.get("items") or []
+
     async def secret_value(self, namespace: str, name: str, key: str) -> str:
         secret = await self._read(f"Secret {namespace}/{name}", self.core.read_namespaced_secret, name, namespace)
         data = secret.data or {}

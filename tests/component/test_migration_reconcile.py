@@ -847,6 +847,32 @@ async def test_a_version_retired_on_another_cluster_is_registered_here(runtime, 
     assert ("order", 1) in conductor.workflows
 
 
+@pytest.mark.parametrize(("other_url", "conflicts"), [
+    ("http://conductor:8080", True),
+    ("http://Conductor:8080/api/", True),  # another spelling of the same server
+    ("http://staging:8080", False),
+])
+async def test_an_older_plan_in_another_namespace_on_the_same_conductor_holds_this_one(
+        runtime, conductor, clock, other_url, conflicts):
+    older = plan_body()
+    older["metadata"].update(namespace="team-b", name="first", uid="uid-first",
+                             creationTimestamp="2026-11-24T10:00:00Z")
+    older["status"] = {"phase": "Draining"}
+    runtime.kube.plans["team-b"] = [older]
+    runtime.kube.clusters[("team-b", "default")] = {"metadata": {"name": "default", "namespace": "team-b"},
+                                                    "spec": {"url": other_url}}
+    m = Migration(runtime, conductor, clock)
+    m.plan["metadata"]["creationTimestamp"] = "2026-11-24T11:00:00Z"
+    conductor.workers_poll(clock(), "validate", "charge")
+    outcome = await m.step(after=0)
+    if conflicts:
+        assert conditions(outcome)["Stalled"] == ("True", "ConflictingPlan")
+        assert "MigrationPlan team-b/first is still migrating order on the same Conductor" in m.status["message"]
+        assert conductor.started == [], "it waits before its gates"
+    else:
+        assert conditions(outcome)["Stalled"][0] == "False" and len(conductor.started) == 1
+
+
 # ---- 12. after the cutover the plan follows the released target ---------------------------------------
 
 async def test_a_target_that_is_not_in_sync_is_not_cut_over_to(runtime, conductor, clock):

@@ -101,6 +101,10 @@ class FakeKube:
     async def migration_plans(self, namespace):
         return copy.deepcopy(self.plans.get(namespace, []))
 
+    async def watched_migration_plans(self, namespaces):
+        return [plan for namespace in (namespaces or list(self.plans))
+                for plan in await self.migration_plans(namespace)]
+
     async def conductor_cluster(self, namespace, name):
         try:
             return self.clusters[(namespace, name)]

@@ -6,13 +6,15 @@ the test resumes them when it wants the drain to progress, so every count it ass
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import httpx
 import pytest
+from kubernetes import client
 
 from testenv.worker import Worker
-from tests.e2e.conftest import events_for, wait_for
+from tests.e2e.conftest import Resources, events_for, wait_for
 from tests.e2e.test_definitions_real import Conductor, simple, workflow_spec
 
 pytestmark = pytest.mark.realenv
@@ -207,3 +209,29 @@ def test_dry_run_changes_nothing(resources, cluster, executions, conductor_url):
     assert not status_of(resources, "to-v2").get("cutoverAt")
     assert all(not g.get("executionId") for g in status_of(resources, "to-v2")["gates"]), "no check workflow ran"
     resources.wait_condition("WorkflowDefinition", "v2", "Reconciling", reason="AwaitingActivation")
+
+
+def test_an_older_plan_in_another_namespace_on_the_same_conductor_holds_a_new_one(resources, cluster, k8s,
+                                                                                  conductor_url):
+    """ConductorClusters are namespaced: two teams' clusters naming one server are compared by its URL."""
+    other = f"t-{uuid.uuid4().hex[:10]}"
+    core = client.CoreV1Api(k8s)
+    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=other)))
+    try:
+        team_b = Resources(k8s, other)
+        team_b.create("ConductorCluster", "default", {"url": f"{conductor_url}/api/"})  # the same server
+        workflow = f"shared_{uuid.uuid4().hex[:8]}"
+        plan = {"workflowName": workflow, "from": {"allOlder": True}, "to": {"workflowDefinitionRef": {"name": "v2"}},
+                "strategy": {"parallel": {}}}
+        team_b.create("MigrationPlan", "first", plan)
+        wait_for(lambda: status_of(team_b, "first").get("phase") == "Pending", what="the first plan at work")
+        time.sleep(1.1)  # creationTimestamp has whole seconds: a tie would go to the namespaces' names
+        resources.create("MigrationPlan", "second", plan)
+        stalled = resources.wait_condition("MigrationPlan", "second", "Stalled", reason="ConflictingPlan")
+        assert f"MigrationPlan {other}/first is still migrating {workflow} on the same Conductor" in stalled["message"]
+
+        team_b.delete("MigrationPlan", "first")
+        waiting = resources.wait_condition("MigrationPlan", "second", "Reconciling", reason="TargetNotFound")
+        assert "v2" in waiting["message"], "once the first is gone the second goes on (to wait for its target)"
+    finally:
+        core.delete_namespace(other)

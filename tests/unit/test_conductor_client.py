@@ -10,7 +10,7 @@ import json
 
 import httpx
 import pytest
-from conductor_operator.conductor.client import BULK_LIMIT, TOKEN_LIFETIME, ConductorClient, Flavor
+from conductor_operator.conductor.client import BULK_LIMIT, TOKEN_LIFETIME, ConductorClient, Flavor, server_root
 from conductor_operator.conductor.errors import (
     ConductorError,
     Conflict,
@@ -549,3 +549,16 @@ def test_errors_form_one_tree():
     assert error.message == "Validation failed: tasks: empty; name: missing"
     assert Unavailable(None, "connection refused").status is None
     assert str(Unavailable(None, "connection refused")) == "connection refused"
+
+
+@pytest.mark.parametrize(("url", "root"), [
+    ("http://conductor:8080", "http://conductor:8080"),
+    ("http://conductor:8080/", "http://conductor:8080"),
+    ("http://conductor:8080/api", "http://conductor:8080"),
+    (" http://Conductor.Example:8080/api/ ", "http://conductor.example:8080"),
+    ("https://host/prefix/api", "https://host/prefix"),
+    ("https://host/Prefix", "https://host/Prefix"),
+])
+def test_server_root_is_how_the_client_calls_a_server(url, root):
+    assert server_root(url) == root
+    assert ConductorClient(url).base_url == root

@@ -22,6 +22,7 @@ from conductor_operator.domain.migrations import (
     counts_due,
     definition_hold,
     gates_digest,
+    older_plans_at_work,
     output_mismatches,
     plan_migration,
     plans_releasing,
@@ -1329,6 +1330,10 @@ def test_the_newer_of_two_plans_for_a_workflow_waits_for_the_older():
     assert rival_plan(mine, [named_plan("first", "2026-11-24T11:00:00Z", workflow="payments")]) is None
     same_time = named_plan("a-plan", "2026-11-24T12:00:00Z")
     assert rival_plan(mine, [same_time]) == "a-plan", "a tie goes to the name"
+    elsewhere = named_plan("first", "2026-11-24T11:00:00Z", phase="Moving")
+    elsewhere.metadata.namespace = "team-b"
+    assert rival_plan(mine, [elsewhere]) == "team-b/first", "one in another namespace is named with it"
+    assert older_plans_at_work(mine, [mine, same_time, older, elsewhere]) == [older, elsewhere, same_time]
 
     walk = Walk()
     step = plan_migration(walk.spec, walk.status, dataclasses.replace(observe(), rival="first"), T0, GEN)

@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import httpx
 
@@ -75,6 +75,14 @@ class _Secret:
         return "<redacted>"
 
     __str__ = __repr__
+
+
+def server_root(url: str) -> str:
+    """A server's root URL as the client calls it: no trailing slash, no /api, scheme and host lowercased (so
+    two spellings of one server compare equal)."""
+    root = url.strip().rstrip("/").removesuffix("/api").rstrip("/")
+    parts = urlsplit(root)
+    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path, parts.query, parts.fragment))
 
 
 # ---- error mapping ------------------------------------------------------------------------------
@@ -153,9 +161,7 @@ class ConductorClient:
                  key_secret: str | None = None, verify: ssl.SSLContext | str | bool = True,
                  timeout: float = 30.0, connect_timeout: float = 5.0,
                  transport: httpx.AsyncBaseTransport | None = None, clock: Callable[[], float] = time.monotonic):
-        root = base_url.strip().rstrip("/")
-        root = root.removesuffix("/api").rstrip("/")
-        self.base_url = root
+        self.base_url = server_root(base_url)
         self._flavor = Flavor(flavor) if flavor else None
         self._key_id = key_id or None
         self._key_secret = _Secret(key_secret or "")
@@ -163,7 +169,7 @@ class ConductorClient:
         self._token: _Secret | None = None
         self._token_expires = float("-inf")
         self._token_lock = asyncio.Lock()
-        self._http = httpx.AsyncClient(base_url=f"{root}/api", verify=verify, transport=transport,
+        self._http = httpx.AsyncClient(base_url=f"{self.base_url}/api", verify=verify, transport=transport,
                                        timeout=httpx.Timeout(timeout, connect=connect_timeout))
 
     def __repr__(self) -> str:

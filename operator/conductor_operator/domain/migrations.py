@@ -230,7 +230,8 @@ class PlanObservation:
     old_starts: tuple[datetime, ...] | None = None
     """With the counts: when each running execution of the old versions started."""
     rival: str | None = None
-    """An older MigrationPlan still at work on the same workflow and cluster."""
+    """An older MigrationPlan still at work on the same workflow and Conductor ("<namespace>/<name>" when it is in
+    another namespace)."""
     pinning_triggers: Mapping[str, int] | None = None
     """While draining after the cutover: the active event handlers and schedules that start the workflow at a
     pinned version ("Schedule/<name>" to the version); None when not read."""
@@ -381,8 +382,8 @@ class _Planner:
         status, spec = self.status, self.spec
         if self.observed.rival and status.phase not in (Phase.FAILED, *ENDED):
             return self._stall(Phase(status.phase or Phase.PENDING), REASON_CONFLICT,
-                               f"MigrationPlan {self.observed.rival} is still migrating {spec.workflow_name} on this "
-                               f"cluster; this plan waits until it has ended (or is deleted)")
+                               f"MigrationPlan {self.observed.rival} is still migrating {spec.workflow_name} on the "
+                               f"same Conductor; this plan waits until it has ended (or is deleted)")
         self.created = status.phase is None  # before a start over clears a failed phase
         if status.cutover_at is not None and status.verdict is not None:
             target = self._released_target()
@@ -1211,16 +1212,26 @@ def plans_retiring(workflow_name: str, version: int, plans: Iterable[MigrationPl
     return [p.metadata.name for p in plans if p.spec.workflow_name == workflow_name and retiring(p)]
 
 
-def rival_plan(plan: MigrationPlan, others: Iterable[MigrationPlan]) -> str | None:
-    """An older plan still at work on the same workflow (on the same cluster: the caller filters), if any.
-    Two plans would move, drain or retire the same executions; the newer one waits for the older."""
-    def age(p: MigrationPlan) -> tuple[str, str]:
-        return p.metadata.creation_timestamp or "", p.metadata.name
+def older_plans_at_work(plan: MigrationPlan, others: Iterable[MigrationPlan]) -> list[MigrationPlan]:
+    """The plans, oldest first, created before this one and still at work on the same workflow (whether
+    they work on the same Conductor is the caller's to tell)."""
+    def age(p: MigrationPlan) -> tuple[str, str, str]:
+        return p.metadata.creation_timestamp or "", p.metadata.namespace or "", p.metadata.name
 
-    rivals = [p for p in others if p.spec.workflow_name == plan.spec.workflow_name
-              and p.metadata.uid != plan.metadata.uid and p.status.phase not in (Phase.FAILED, *ENDED)
-              and age(p) < age(plan)]
-    return min(rivals, key=age).metadata.name if rivals else None
+    return sorted((p for p in others if p.spec.workflow_name == plan.spec.workflow_name
+                   and p.metadata.uid != plan.metadata.uid and p.status.phase not in (Phase.FAILED, *ENDED)
+                   and age(p) < age(plan)), key=age)
+
+
+def rival_plan(plan: MigrationPlan, others: Iterable[MigrationPlan]) -> str | None:
+    """The oldest plan still at work on the same workflow and Conductor (the caller filters by Conductor), if
+    any, named with its namespace when that is another. Two plans would move, drain or retire the same
+    executions; the newer one waits for the older."""
+    older = older_plans_at_work(plan, others)
+    if not older:
+        return None
+    rival = older[0].metadata
+    return rival.name if rival.namespace == plan.metadata.namespace else f"{rival.namespace}/{rival.name}"
 
 
 def same_cluster(plans: Iterable[MigrationPlan], cluster: str | None, default: str) -> list[MigrationPlan]:

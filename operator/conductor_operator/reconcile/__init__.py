@@ -23,7 +23,7 @@ from conductor_operator.api.cluster import ConductorCluster
 from conductor_operator.api.common import parse_duration
 from conductor_operator.api.definitions import TaskDefinition, WorkflowDefinition
 from conductor_operator.api.migration import MigrationPlan
-from conductor_operator.conductor.client import ConductorClient, Flavor
+from conductor_operator.conductor.client import ConductorClient, Flavor, server_root
 from conductor_operator.conductor.errors import ConductorError, NotFound, Rejected, Unauthorized, Unavailable
 from conductor_operator.domain import definitions as defs
 from conductor_operator.domain import migrations
@@ -146,6 +146,16 @@ class Runtime:
         return self._locks.setdefault(body["metadata"]["uid"], asyncio.Lock())
 
     # ---- Conductor clients ----------------------------------------------------------------------
+
+    async def conductor_root(self, namespace: str, cluster_name: str | None) -> str | None:
+        """The server root of the ConductorCluster a resource names (or the namespace default); None when
+        there is no such ConductorCluster or it cannot be read as one."""
+        try:
+            cluster = _parse_cluster(await self.kube.conductor_cluster(namespace,
+                                                                       cluster_name or self.settings.default_cluster))
+        except (Missing, UserError):
+            return None
+        return server_root(cluster.spec.url)
 
     async def client_for(self, namespace: str, cluster_name: str | None) -> ConductorClient:
         """The client of the ConductorCluster a resource names (or the namespace default)."""

@@ -182,13 +182,20 @@ def _settled_text(settled: list[waves.Move]) -> str:
 
 
 async def _rival(runtime: Runtime, plan: MigrationPlan) -> str | None:
+    """An older plan at work on this workflow on the same Conductor, in any namespace the operator watches:
+    ConductorClusters are namespaced, so plans are compared by their cluster's server root."""
     others = []
-    for body in await runtime.kube.migration_plans(plan.metadata.namespace):
+    for body in await runtime.kube.watched_migration_plans(runtime.settings.namespaces):
         try:
             others.append(MigrationPlan.from_body(body))
         except ValidationError:
             continue  # a plan the models refuse does nothing, so it competes with nothing
-    return plans.rival_plan(plan, plans.same_cluster(others, cluster_name(plan), runtime.settings.default_cluster))
+    older = plans.older_plans_at_work(plan, others)
+    if not older:
+        return None
+    here = await runtime.conductor_root(plan.metadata.namespace, cluster_name(plan))
+    same = [p for p in older if await runtime.conductor_root(p.metadata.namespace, cluster_name(p)) == here]
+    return plans.rival_plan(plan, same)
 
 
 async def observe_plan(client: ConductorClient, plan: MigrationPlan, target: plans.TargetView | None,
