@@ -160,6 +160,12 @@ def test_a_failed_health_gate_rolls_back_on_oss(resources, cluster, executions, 
         assert executions.execution(executions.start_with(flow.workflow, None, {}))["workflowVersion"] == 3
         assert resources.condition("MigrationPlan", "waves", "Stalled")["reason"] == "RolledBack"
 
+        # The team's next try, written as v3, finds v3 taken by the rollback and is told which version to use.
+        resources.create("WorkflowDefinition", "v3", workflow_spec(flow.workflow, 3, simple("step", flow.step_type)))
+        refused = resources.wait_condition("WorkflowDefinition", "v3", "Stalled", reason="InPlaceChangeRefused")
+        assert f"v1's content, republished by MigrationPlan {namespace}/waves in a rollback" in refused["message"]
+        assert "next free version" in refused["message"]
+
 
 def test_drain_pauses_an_event_handler_and_a_schedule_and_resumes_them_after_the_cutover(resources, cluster, executions,
                                                                        conductor_url, namespace):

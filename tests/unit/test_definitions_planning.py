@@ -153,6 +153,20 @@ def test_foreign_content_under_the_same_version_is_refused_too():
     assert plan.content_hash is None
 
 
+def test_a_version_a_rollback_republished_says_so_and_asks_for_the_next_free_version():
+    marker = d.republish_marker(1, "team-a", "to-v2")
+    republished = server_copy(workflow(task("a"), description=f"first flow {marker}"))
+    assert d.republished_by(republished) == "v1's content, republished by MigrationPlan team-a/to-v2"
+    plan = d.plan_definition(workflow(task("a"), task("b")), None, republished, d.DefinitionPolicy(), label=LABEL)
+    assert plan.action is d.Action.NONE
+    assert conditions(plan)["Stalled"] == ("True", d.REASON_IN_PLACE_CHANGE_REFUSED)
+    message = next(c.message for c in plan.conditions if c.type == "Stalled")
+    assert message == ("workflow order v1 is already registered in Conductor with v1's content, republished by "
+                       "MigrationPlan team-a/to-v2 in a rollback, and executions may run on it: give this "
+                       "definition the next free version")
+    assert d.republished_by(server_copy(workflow(task("a"), description="[republished by hand]"))) is None
+
+
 def test_in_place_change_allowed_by_policy_registers_with_a_warning():
     old = workflow(task("a"))
     new = workflow(task("a"), task("b"))

@@ -230,6 +230,22 @@ def _conditions(*, ready: bool, reason: str, message: str, registered: bool, lab
     ]
 
 
+def republish_marker(from_version: int, namespace: str, plan: str) -> str:
+    """Written into the description of a version a MigrationPlan's rollback registered with an old version's
+    content: how the plan adopts its own copy after a crash, and how a definition is told what holds its
+    version."""
+    return f"[republished v{from_version} by MigrationPlan {namespace}/{plan}]"
+
+
+_REPUBLISHED = re.compile(r"\[republished v(\d+) by MigrationPlan ([^\]/\s]+)/([^\]\s]+)\]")
+
+
+def republished_by(definition: dict | None) -> str | None:
+    """"v<N>'s content, republished by MigrationPlan <ns>/<name>" when a rollback registered this version."""
+    found = _REPUBLISHED.search((definition or {}).get("description") or "")
+    return f"v{found[1]}'s content, republished by MigrationPlan {found[2]}/{found[3]}" if found else None
+
+
 def plan_definition(desired: dict, recorded_hash: str | None, observed: dict | None,
                     policy: DefinitionPolicy, *, label: str, warnings: list[tuple[str, str]] = (),
                     errors: list[str] = (), versioned: bool = True) -> DefinitionPlan:
@@ -283,6 +299,10 @@ def plan_definition(desired: dict, recorded_hash: str | None, observed: dict | N
         return register(REASON_UPDATED, f"{label} is updated in Conductor",
                         Event("Normal", REASON_UPDATED, f"updated {label} in Conductor ({where})"))
     if policy.in_place_change != "Allow":
+        if origin := republished_by(observed):
+            return hold(REASON_IN_PLACE_CHANGE_REFUSED,
+                        f"{label} is already registered in Conductor with {origin} in a rollback, and "
+                        f"executions may run on it: give this definition the next free version", stalled=True)
         return hold(REASON_IN_PLACE_CHANGE_REFUSED,
                     f"{label} is already registered in Conductor with other content ({where}); "
                     f"changing a registered version in place would change what its running and future "

@@ -349,7 +349,7 @@ async def _republish(client: ConductorClient, plan: MigrationPlan, step: plans.M
     """Register the old version's content as a new highest version, so unpinned starts run it again. A copy
     a crashed step registered already (its description says so) is adopted, not registered twice."""
     rollback, name = step.status.rollback, plan.spec.workflow_name
-    marker = f"[republished v{rollback.from_version} by MigrationPlan {plan.metadata.namespace}/{plan.metadata.name}]"
+    marker = defs.republish_marker(rollback.from_version, plan.metadata.namespace, plan.metadata.name)
     highest = max(await client.workflow_versions(name), default=0)
     latest = await client.get_workflow_def(name, highest) if highest else None
     if latest and marker in (latest.get("description") or ""):
