@@ -179,6 +179,11 @@ class Strategy(Model):
         """parallel, drain or upgradeWaves."""
         return "parallel" if self.parallel else "drain" if self.drain else "upgradeWaves"
 
+    @property
+    def mover_settings(self) -> MoverSettings | None:
+        """How the strategy moves executions, when it may (upgradeWaves, or drain's MoveRemaining)."""
+        return self.upgrade_waves or self.drain
+
 
 class Gates(Model):
     require_workers: bool = Field(True, description="Every SIMPLE task of the target version has polling workers.")

@@ -453,7 +453,7 @@ class _Planner:
             return self._stall(Phase.VALIDATING, REASON_INVALID_DEFINITION, str(exc))
         status.verdict = _verdict_status(verdict, from_versions, target.version)
         strategy = spec.strategy.name
-        settings = spec.strategy.upgrade_waves or spec.strategy.drain
+        settings = spec.strategy.mover_settings
         acknowledged = bool(settings and settings.acknowledge_breaking)
         if not verdict.allows(strategy, acknowledged_breaking=acknowledged):
             return self._stall(Phase.VALIDATING, REASON_STRATEGY_NOT_ALLOWED,
@@ -507,13 +507,15 @@ class _Planner:
                                  f"{why}: {self.spec.workflow_name} v{target.version} is released for "
                                  f"registration; unpinned starts go to it once registered"))
 
+    def _mover(self) -> str:
+        return mover_for(self.spec.strategy.mover_settings, self.observed.flavor)
+
     def _mover_refusal(self) -> tuple[str, str] | None:
-        settings = self.spec.strategy.upgrade_waves or self.spec.strategy.drain
-        mover = mover_for(settings, self.observed.flavor)
+        mover = self._mover()
         if mover == ORKES_UPGRADE and self.observed.flavor != "Orkes":
             return (REASON_MOVER_UNSUPPORTED, "the OrkesUpgrade mover needs Orkes Conductor; this server is "
                                               f"{self.observed.flavor or 'not Orkes'}: use TerminateRestart")
-        if mover == TERMINATE_RESTART and not settings.workers_idempotent:
+        if mover == TERMINATE_RESTART and not self.spec.strategy.mover_settings.workers_idempotent:
             return (REASON_WORKERS_NOT_IDEMPOTENT, "the TerminateRestart mover runs every task of a moved execution "
                                                    "again from the start; set workersIdempotent: true once the "
                                                    "workers tolerate that")
@@ -662,7 +664,7 @@ class _Planner:
                 return self._progress(Phase.MOVING, f"{wave.label}: reading the executions to move")
             size = quota(wave, progress.total, len(moves))
             chosen = pick(eligible, wave, size, self.now)
-            mover = mover_for(spec.strategy.upgrade_waves or spec.strategy.drain, observed.flavor)
+            mover = self._mover()
             higher = [v for v in observed.registered_versions if v > status.verdict.to_version]
             if chosen and mover == TERMINATE_RESTART and higher:
                 return self._stall(Phase.MOVING, REASON_NOT_HIGHEST,
@@ -800,7 +802,7 @@ class _Planner:
         back = [m for m in moves if m.state is MoveState.MOVED and observed.move_states.get(m.execution_id) in
                 _RUNNING_GATE_STATES]
         if back:
-            mover = mover_for(self.spec.strategy.upgrade_waves or self.spec.strategy.drain, observed.flavor)
+            mover = self._mover()
             intents = tuple(m.but(MoveState.BACK_INTENT, format_time(self.now)) for m in back)
             self.actions.append(PlanAction(ActionKind.MOVE_BACK, moves=intents, mover=mover,
                                            version=rollback.version))

@@ -171,7 +171,7 @@ async def _settle(client: ConductorClient, plan: MigrationPlan, ledger: Ledger, 
     """Finish the moves a previous step recorded as intents (it may have crashed halfway)."""
     if not ledger.pending():
         return []
-    settings = plan.spec.strategy.upgrade_waves or plan.spec.strategy.drain
+    settings = plan.spec.strategy.mover_settings
     mover = plans.mover_for(settings, flavor) if settings else next(iter(ledger.moves.values())).mover
     return await Mover(client, plan, mover, now).finish(ledger)
 

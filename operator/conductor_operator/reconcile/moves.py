@@ -176,7 +176,7 @@ class Mover:
     def __init__(self, client: ConductorClient, plan: MigrationPlan, mover: str, now: datetime):
         self.client, self.mover, self.now = client, mover, now
         self.workflow = plan.spec.workflow_name
-        settings = plan.spec.strategy.upgrade_waves or plan.spec.strategy.drain
+        settings = plan.spec.strategy.mover_settings
         self.task_output = dict(settings.task_output or {}) if settings else {}
         self.uid = plan.metadata.uid
         self.back_version = plan.status.rollback.version if plan.status.rollback else None
