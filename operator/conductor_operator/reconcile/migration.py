@@ -294,12 +294,12 @@ async def _act(client: ConductorClient, plan: MigrationPlan, step: plans.Migrati
                 if paused := await pause_triggers(client, ledger, plan):
                     step.events.append(defs.Event("Normal", "TriggersPaused", f"paused {', '.join(paused)} "
                                                                               f"while the old versions drain"))
-                target = step.status.verdict.to_version if step.status.verdict else None
+                to_version = step.status.verdict.to_version if step.status.verdict else None
                 step.events += [defs.Event("Warning", plans.REASON_TRIGGER_PINS_OLD,
                                            f"{key} starts {plan.spec.workflow_name} v{version}, pinned: once resumed "
-                                           f"it keeps starting that version, not v{target}; unpin it or point it "
-                                           f"at v{target}") for key, version in paused.items()
-                                if version is not None and version != target]
+                                           f"it keeps starting that version, not v{to_version}; unpin it or point "
+                                           f"it at v{to_version}") for key, version in paused.items()
+                                if version is not None and version != to_version]
                 continue
             if action.kind is plans.ActionKind.RESUME_TRIGGERS:
                 if resumed := await resume_triggers(client, ledger):
