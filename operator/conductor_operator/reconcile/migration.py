@@ -313,8 +313,9 @@ async def _act(client: ConductorClient, plan: MigrationPlan, step: plans.Migrati
             elif action.kind is plans.ActionKind.TERMINATE_GATE:
                 with contextlib.suppress(NotFound, Conflict):  # it ended meanwhile
                     await client.terminate(action.execution_id, f"check workflow of MigrationPlan "
-                                                                f"{plan.metadata.name}: timed out, or the plan's "
-                                                                f"spec changed")
+                                                                f"{plan.metadata.name}, no longer needed: it timed "
+                                                                f"out, the plan's spec changed, or the plan went "
+                                                                f"on without it (promote, rollback, abort)")
             elif action.kind is plans.ActionKind.RETIRE:
                 with contextlib.suppress(NotFound):  # already gone
                     await client.delete_workflow_def(plan.spec.workflow_name, action.version)
