@@ -20,6 +20,8 @@ SETTINGS = Settings(namespaces=(), default_cluster="default", resync_interval=15
 
 
 class FakeConductor:
+    base_url = "http://conductor:8080"  # the server root of FakeKube's default ConductorCluster
+
     def __init__(self):
         self.workflows: dict[tuple[str, int], dict] = {}
         self.tasks: dict[str, dict] = {}

@@ -75,6 +75,11 @@ def _parse_or_none(model, body):
         return None
 
 
+def parse_plans(bodies) -> list[MigrationPlan]:
+    """The MigrationPlans the models accept: one they refuse does nothing, so it holds and competes with nothing."""
+    return [plan for plan in (_parse_or_none(MigrationPlan, body) for body in bodies) if plan]
+
+
 def _parse_cluster(body) -> ConductorCluster:
     try:
         return ConductorCluster.from_body(body)
@@ -318,8 +323,7 @@ class Runtime:
         """Keep a version out of Conductor while a MigrationPlan has not released it, or after one retired it."""
         spec = resource.spec
         bodies = await self.kube.migration_plans(resource.metadata.namespace)
-        plans = migrations.same_cluster([plan for plan in (_parse_or_none(MigrationPlan, b) for b in bodies) if plan],
-                                        cluster_name(resource), self.settings.default_cluster)
+        plans = migrations.same_cluster(parse_plans(bodies), cluster_name(resource), self.settings.default_cluster)
         return migrations.definition_hold(
             resource=resource.metadata.name, workflow_name=spec.name, version=spec.version,
             activation=spec.activation, ever_registered=bool(status.get("contentHash")), plans=plans,

@@ -33,6 +33,7 @@ from conductor_operator.reconcile import (
     UserError,
     cluster_name,
     conclude,
+    parse_plans,
     validation_message,
 )
 from conductor_operator.reconcile.moves import (
@@ -65,7 +66,7 @@ async def reconcile_plan(runtime: Runtime, body, *, attempt: int = 0) -> Outcome
             settled = await _settle(client, plan, ledger, flavor, now)
             plan.status.triggers = ledger.trigger_status()
             observed = await observe_plan(client, plan, target, now, ledger, flavor)
-            observed = dataclasses.replace(observed, rival=await _rival(runtime, plan))
+            observed = dataclasses.replace(observed, rival=await _rival(runtime, plan, client.base_url))
         except LedgerUnavailable as exc:
             return _error(runtime, body, recorded, now, unavailable=(label, Unavailable(None, str(exc)), attempt))
         except UserError as exc:
@@ -181,19 +182,11 @@ def _settled_text(settled: list[waves.Move]) -> str:
     return "settled moves a previous step began: " + ", ".join(f"{n} {state.value}" for state, n in counts.items())
 
 
-async def _rival(runtime: Runtime, plan: MigrationPlan) -> str | None:
-    """An older plan at work on this workflow on the same Conductor, in any namespace the operator watches:
-    ConductorClusters are namespaced, so plans are compared by their cluster's server root."""
-    others = []
-    for body in await runtime.kube.watched_migration_plans(runtime.settings.namespaces):
-        try:
-            others.append(MigrationPlan.from_body(body))
-        except ValidationError:
-            continue  # a plan the models refuse does nothing, so it competes with nothing
+async def _rival(runtime: Runtime, plan: MigrationPlan, here: str) -> str | None:
+    """An older plan at work on this workflow on the same Conductor (``here``, this plan's server root), in any
+    namespace the operator watches: ConductorClusters are namespaced, so plans are compared by server root."""
+    others = parse_plans(await runtime.kube.watched_migration_plans(runtime.settings.namespaces))
     older = plans.older_plans_at_work(plan, others)
-    if not older:
-        return None
-    here = await runtime.conductor_root(plan.metadata.namespace, cluster_name(plan))
     same = [p for p in older if await runtime.conductor_root(p.metadata.namespace, cluster_name(p)) == here]
     return plans.rival_plan(plan, same)
 
