@@ -48,6 +48,7 @@ from conductor_operator.domain.waves import (
     LISTED_INELIGIBLE,
     ORKES_UPGRADE,
     PENDING,
+    RUNNING_STATES,
     TERMINATE_RESTART,
     Candidate,
     Move,
@@ -184,7 +185,6 @@ REASON_TRIGGER_PINS_OLD = "TriggerPinsOldVersion"
 REASON_NO_WARNINGS = "NoWarnings"
 
 WORKERS_GATE = "Workers"
-_RUNNING_GATE_STATES = frozenset({"RUNNING", "PAUSED"})
 
 
 @dataclass(frozen=True)
@@ -800,7 +800,7 @@ class _Planner:
             return self._wait(Phase.ROLLING_BACK, Phase.ROLLING_BACK.value,
                               f"finishing {len(pending)} move(s) already begun")
         back = [m for m in moves if m.state is MoveState.MOVED and observed.move_states.get(m.execution_id) in
-                _RUNNING_GATE_STATES]
+                RUNNING_STATES]
         if back:
             mover = self._mover()
             intents = tuple(m.but(MoveState.BACK_INTENT, format_time(self.now)) for m in back)
@@ -1042,7 +1042,7 @@ class _Planner:
                                                             "; ".join(mismatches)})
             return result.model_copy(update={"passed": True, "reason": REASON_GATE_PASSED,
                                              "message": f"execution {before.execution_id} completed as expected"})
-        if state not in _RUNNING_GATE_STATES:
+        if state not in RUNNING_STATES:
             reason = execution.get("reasonForIncompletion") or ""
             return result.model_copy(update={"reason": REASON_GATE_FAILED, "message": f"execution "
                                              f"{before.execution_id} ended {state}{': ' + reason if reason else ''}"})

@@ -22,7 +22,7 @@ from conductor_operator.domain.definitions import iter_tasks
 
 TERMINATE_RESTART = "TerminateRestart"
 ORKES_UPGRADE = "OrkesUpgrade"
-RUNNING = frozenset({"RUNNING", "PAUSED"})
+RUNNING_STATES = frozenset({"RUNNING", "PAUSED"})
 FAILED_STATES = frozenset({"FAILED", "TIMED_OUT", "TERMINATED"})
 _ACTIVE_TASK_STATES = frozenset({"SCHEDULED", "IN_PROGRESS"})
 LISTED_INELIGIBLE = 20
@@ -180,7 +180,7 @@ def resolve(move: Move, execution: Mapping | None, marker: str) -> Fix:
     state = execution.get("status")
     if version != start:
         return Fix.DONE
-    if state in RUNNING:
+    if state in RUNNING_STATES:
         return Fix.MOVE
     if state == "TERMINATED" and marker in (execution.get("reasonForIncompletion") or ""):
         return Fix.RESTART

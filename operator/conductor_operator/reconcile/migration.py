@@ -228,7 +228,7 @@ async def observe_plan(client: ConductorClient, plan: MigrationPlan, target: pla
             unmoved = [e["workflowId"] for e in old if e["workflowId"] not in ledger.moves]
             candidates = tuple(waves.candidate(e, _started(e) if e.get("startTime") else None)
                                for e in await client.existing_executions(unmoved, include_tasks=True)
-                               if e.get("status") in waves.RUNNING)
+                               if e.get("status") in waves.RUNNING_STATES)
             target_def = await client.get_workflow_def(name, status.verdict.to_version)
             target_refs = frozenset(waves.task_refs(target_def)) if target_def else None
     if status.phase == plans.Phase.RETIRING:
