@@ -314,10 +314,12 @@ def unrecorded_check(executions: Iterable[Mapping], plan_created: str | None) ->
     """The id of the check workflow a step started without recording it (the operator died in between),
     among the executions carrying its correlationId: the latest started since the plan was created (a plan
     deleted and created again under the same name must not adopt its predecessor's checks)."""
+    def started(execution: Mapping) -> int:
+        return int(execution.get("startTime") or execution.get("createTime") or 0)
+
     created = parse_time(plan_created)
     floor = int(created.timestamp() * 1000) if created else 0
-    ours = [e for e in executions if int(e.get("startTime") or e.get("createTime") or 0) >= floor]
-    latest = max(ours, key=lambda e: int(e.get("startTime") or e.get("createTime") or 0), default=None)
+    latest = max((e for e in executions if started(e) >= floor), key=started, default=None)
     return latest["workflowId"] if latest else None
 
 
@@ -543,10 +545,7 @@ class _Planner:
             return self._after_cutover(target)
         if spec.paused:
             return self._paused(Phase.DRAINING)
-        if not old or (self.observed.counts is not None and self._drained()):
-            status.drain.drained_at = format_time(self.now)
-            self.events.append(Event("Normal", DRAINED, f"no execution of {_versions(old)} has run for "
-                                                         f"{spec.drain_detection.grace_period}"))
+        if self._drain_ended(old):
             self._release(target, "drained")
             return self._after_cutover(target)
         if self.now < parse_time(status.drain.deadline):
@@ -593,10 +592,7 @@ class _Planner:
             return step
         old = self._unretired(target)
         if status.phase == Phase.DRAINING:
-            if not old or (self.observed.counts is not None and self._drained()):  # judged on a fresh reading
-                status.drain.drained_at = format_time(self.now)
-                self.events.append(Event("Normal", DRAINED, f"no execution of {_versions(old)} has run for "
-                                                             f"{spec.drain_detection.grace_period}"))
+            if self._drain_ended(old):
                 status.phase = Phase.RETIRING if self._retiring() and old else Phase.COMPLETED
             else:
                 self._pinning_triggers(old, target)
@@ -625,9 +621,9 @@ class _Planner:
         if spec.strategy.upgrade_waves or (drain and drain.on_deadline == "MoveRemaining" and released_late
                                            and not status.drain.drained_at):
             status.phase = Phase.MOVING
-            first = waves_of(spec.strategy.upgrade_waves)[0]
-            status.waves = WavesStatus(current=first.number, count=len(waves_of(spec.strategy.upgrade_waves)),
-                                       state=WaveState.MOVING, since=format_time(self.now))
+            waves = waves_of(spec.strategy.upgrade_waves)
+            status.waves = WavesStatus(current=waves[0].number, count=len(waves), state=WaveState.MOVING,
+                                       since=format_time(self.now))
         elif drain and status.drain and status.drain.drained_at:
             status.phase = Phase.COMPLETED
         else:
@@ -948,10 +944,17 @@ class _Planner:
         counts = self.observed.counts
         return counts is not None and any(counts.get(v, 0) for v in old)
 
-    def _drained(self) -> bool:
+    def _drain_ended(self, old: list[int]) -> bool:
+        """Whether the old versions drained (judged on a fresh reading); if so, record when and say so."""
         detection = self.spec.drain_detection
-        return drained(_drain_state(self.status.drain), self.now, readings_needed=detection.consecutive_zero_readings,
-                       grace=parse_duration(detection.grace_period))
+        ended = not old or (self.observed.counts is not None and drained(
+            _drain_state(self.status.drain), self.now, readings_needed=detection.consecutive_zero_readings,
+            grace=parse_duration(detection.grace_period)))
+        if ended:
+            self.status.drain.drained_at = format_time(self.now)
+            self.events.append(Event("Normal", DRAINED, f"no execution of {_versions(old)} has run for "
+                                                        f"{detection.grace_period}"))
+        return ended
 
     def _drain_message(self, old: list[int]) -> str:
         running = self.status.running.old if self.status.running else None
