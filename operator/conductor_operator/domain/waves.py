@@ -196,8 +196,11 @@ def terminate_marker(plan_uid: str, back: bool) -> str:
 @dataclass(frozen=True)
 class Health:
     moved: int
-    failed: int
     failed_ids: tuple[str, ...] = ()
+
+    @property
+    def failed(self) -> int:
+        return len(self.failed_ids)
 
     def exceeds(self, max_failure_percent: int) -> bool:
         return self.moved > 0 and self.failed * 100 > max_failure_percent * self.moved
@@ -209,7 +212,7 @@ def health(moves: Iterable[Move], states: Mapping[str, str | None]) -> Health:
     tried = [m for m in moves if m.state in (MoveState.MOVED, MoveState.FAILED)]
     failed = tuple(m.execution_id for m in tried
                    if m.state is MoveState.FAILED or states.get(m.execution_id) in FAILED_STATES)
-    return Health(len(tried), len(failed), failed)
+    return Health(len(tried), failed)
 
 
 def estimate_drain_end(starts: Iterable[datetime], now: datetime) -> datetime | None:
