@@ -353,8 +353,8 @@ async def _republish(client: ConductorClient, plan: MigrationPlan, step: plans.M
     if old is None:
         raise NotFound(None, f"v{rollback.from_version} is no longer registered, so its content cannot be republished")
     description = f"{old.get('description') or ''} {marker}".strip()
-    copy = {k: v for k, v in old.items() if k not in ("createTime", "updateTime", "createdBy", "updatedBy")}
-    await client.register_workflow_defs([{**copy, "version": version, "description": description}])
+    copy = defs.desired_workflow_definition(name, version, old)  # without the fields Conductor sets itself
+    await client.register_workflow_defs([{**copy, "description": description}])
     rollback.version = version
     step.events.append(defs.Event("Normal", "Republished", f"registered v{rollback.from_version}'s content as "
                                                            f"{name} v{version}: unpinned starts run it"))
