@@ -26,6 +26,7 @@ from kubernetes.client.exceptions import ApiException
 
 from conductor_operator.api.common import GROUP, VERSION, parse_duration
 from conductor_operator.cli.common import PROGRAM, BadInput, Command
+from conductor_operator.domain.conditions import parse_time
 
 KIND = "MigrationPlan"
 PLURAL = "migrationplans"
@@ -261,7 +262,7 @@ def _drain(plan: dict, status: dict, now: datetime) -> list[str]:
                                                    deadline and f"deadline {_when(deadline, now)}"]))]
     if drain.get("drainedAt"):
         return lines + [f"  drained at {_when(drain['drainedAt'], now)}"]
-    start, end = _parse_time(since), _parse_time(deadline)
+    start, end = parse_time(since), parse_time(deadline)
     if start and end:
         lines.append(f"  time to the deadline  {time_bar(start, end, now)}")
     remaining = f"  old executions remaining: {(status.get('running') or {}).get('old', '?')}"
@@ -390,17 +391,10 @@ def _duration(seconds: float) -> str:
     return f"{secs}s"
 
 
-def _parse_time(text: str | None) -> datetime | None:
-    try:
-        return datetime.fromisoformat(text) if text else None
-    except ValueError:
-        return None
-
-
 def _when(text: str, now: datetime) -> str:
     """An RFC 3339 time as written, with how long ago or how soon it is."""
-    moment = _parse_time(text)
-    if moment is None or moment.tzinfo is None:
+    moment = parse_time(text)
+    if moment is None:
         return text
     seconds = (moment - now).total_seconds()
     return f"{text} (in {_duration(seconds)})" if seconds > 0 else f"{text} ({_duration(-seconds)} ago)"
