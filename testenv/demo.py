@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 
 import httpx
 import yaml
@@ -51,44 +52,39 @@ class Demo:
         print(f"applied examples/{name}", flush=True)
 
     def wait_ready(self, kind: str, name: str, timeout: float = 60) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            out = self.kubectl("get", kind, name, "-n", NAMESPACE, "-o",
-                               "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}", check=False)
-            if out.strip() == "True":
-                return True
-            time.sleep(0.5)
+        if _poll(lambda: self.kubectl("get", kind, name, "-n", NAMESPACE, "-o",
+                                      "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}",
+                                      check=False).strip() == "True", timeout):
+            return True
         print(f"!! {kind}/{name} is not Ready after {timeout}s:\n"
               f"{self.kubectl('get', kind, name, '-n', NAMESPACE, '-o', 'yaml', check=False)}", flush=True)
         return False
 
     def wait_phase(self, plan: str, phases: tuple[str, ...], timeout: float) -> bool:
         """Wait until the MigrationPlan is in one of these phases, printing each phase it passes through."""
-        deadline = time.monotonic() + timeout
-        seen = None
-        while time.monotonic() < deadline:
+        seen = []
+
+        def reached() -> bool:
             phase, wave, message = (self.kubectl(
                 "get", "migrationplan", plan, "-n", NAMESPACE, "-o",
                 "jsonpath={.status.phase}|{.status.waves.current} {.status.waves.state}|{.status.message}",
                 check=False).split("|", 2) + ["", ""])[:3]
-            if (phase, wave) != seen:  # each phase, and each wave's state while executions move
+            if [(phase, wave)] != seen[-1:]:  # each phase, and each wave's state while executions move
                 print(f"  MigrationPlan {plan}: {phase or '(no status yet)'}: {message}", flush=True)
-                seen = (phase, wave)
-            if phase in phases:
-                return True
-            time.sleep(0.5)
+                seen.append((phase, wave))
+            return phase in phases
+
+        if _poll(reached, timeout):
+            return True
         print(f"!! MigrationPlan {plan} is not {' or '.join(phases)} after {timeout}s:\n"
               f"{self.kubectl('get', 'migrationplan', plan, '-n', NAMESPACE, '-o', 'yaml', check=False)}", flush=True)
         return False
 
     def wait_old_running(self, plan: str, timeout: float) -> bool:
         """Wait until the plan counts executions in flight on the old versions."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if int(self.kubectl("get", "migrationplan", plan, "-n", NAMESPACE, "-o",
-                                "jsonpath={.status.running.old}", check=False) or 0):
-                return True
-            time.sleep(0.5)
+        if _poll(lambda: int(self.kubectl("get", "migrationplan", plan, "-n", NAMESPACE, "-o",
+                                          "jsonpath={.status.running.old}", check=False) or 0) > 0, timeout):
+            return True
         print(f"!! MigrationPlan {plan} never counted an execution on the old versions", flush=True)
         return False
 
@@ -110,11 +106,8 @@ class Demo:
         return result.stdout + result.stderr
 
     def wait_executions(self, ids: list[str], status: str, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if all(self.execution(i)["status"] == status for i in ids):
-                return True
-            time.sleep(0.5)
+        if _poll(lambda: all(self.execution(i)["status"] == status for i in ids), timeout):
+            return True
         print(f"!! not every execution is {status} after {timeout}s", flush=True)
         return False
 
@@ -128,6 +121,16 @@ class Demo:
     def show(self) -> None:
         print(self.kubectl("get", "conductorclusters,taskdefinitions,workflowdefinitions,migrationplans", "-n",
                            NAMESPACE), flush=True)
+
+
+def _poll(check: Callable[[], bool], timeout: float) -> bool:
+    """Ask ``check`` every half second until it says yes (True) or ``timeout`` seconds have passed (False)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.5)
+    return False
 
 
 def _normalize(task_input: dict) -> dict:
