@@ -117,7 +117,8 @@ class Step(Model):
 
 
 class GateWorkflow(Model):
-    name: str = Field(min_length=1, description="A workflow run as a check before the migration starts.")
+    name: str = Field(min_length=1, description="A workflow run as a check: before the cutover (spec.gates), or "
+                                                "after each wave (healthGate).")
     version: int | None = Field(None, ge=1, description="Its version; the latest when left out.")
     input: OpenObject | None = Field(None, description="Its input.")
     expected_output: OpenObject | None = Field(None, description="Keys its output must hold, with their values.")
