@@ -4,9 +4,39 @@ from __future__ import annotations
 
 import os
 import random
-from dataclasses import dataclass
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from conductor_operator.api.common import parse_duration
+from conductor_operator.domain.addresses import UrlAllowlist
+
+RETRY_AFTER_CAP = 15 * 60.0
+"""The longest Retry-After honoured (when longer than retry_max): past it, the operator asks again."""
+RETRY_JITTER = 0.5
+"""Retry delays are stretched by up to this fraction, at random."""
+
+
+def _own_identity() -> str:
+    return os.environ.get("POD_NAME") or f"{socket.gethostname()}-{os.getpid()}"
+
+
+def _endpoint(value: str | None) -> str | None:
+    """LIVENESS_ENDPOINT: unset means the loopback default, "off" none at all (a second operator on one machine)."""
+    if value is None or not value.strip():
+        return Settings.liveness_endpoint
+    return None if value.strip().lower() == "off" else value.strip()
+
+
+def _url_allow(value: str | None) -> UrlAllowlist:
+    try:
+        return UrlAllowlist.parse(value)
+    except ValueError as exc:
+        raise SystemExit(f"invalid CONDUCTOR_URL_ALLOW={value!r}: {exc}") from exc
+
+
+def _no_jitter() -> float:
+    return 0.0
 
 
 def _seconds(name: str, default: str) -> float:
@@ -33,6 +63,19 @@ class Settings:
     """Among peers the highest priority works and the others wait; equal priorities would all pause."""
     peering_lifetime: float
     """How long a silent peer counts as alive: the failover time when the active replica dies."""
+    identity: str = field(default_factory=_own_identity)
+    """How this process names itself among peers: the pod's name (POD_NAME, from the downward API) in a
+    cluster, else host and pid. Never the user name: an image run as a uid with no passwd entry has none."""
+    liveness_endpoint: str | None = "http://127.0.0.1:8080/healthz"
+    """Where kopf serves /healthz (None: nowhere). Every interface in a pod (the chart sets it), loopback
+    elsewhere, so an operator run on a workstation is not reachable from the network."""
+    jitter: Callable[[], float] = field(default=_no_jitter, repr=False, compare=False)
+    """A number in [0, 1) for each retry delay: random in the operator (from_env), none by default, so a
+    test can choose it."""
+    url_allow: UrlAllowlist = field(default_factory=UrlAllowlist)
+    """Where ConductorClusters may point (CONDUCTOR_URL_ALLOW: networks and host patterns, comma-separated; empty:
+    any host). Link-local and cloud metadata addresses are refused unless a network entry names them. Checked before
+    a client is built (the URL's host) and at every connection (each address the host resolves to then)."""
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -46,8 +89,20 @@ class Settings:
             peering=os.environ.get("PEERING_NAME") or None,
             peering_priority=int(os.environ.get("PEERING_PRIORITY") or random.randint(1, 1_000_000)),
             peering_lifetime=_seconds("PEERING_LIFETIME", "60s"),
+            liveness_endpoint=_endpoint(os.environ.get("LIVENESS_ENDPOINT")),
+            jitter=random.random,
+            url_allow=_url_allow(os.environ.get("CONDUCTOR_URL_ALLOW")),
         )
 
-    def retry_delay(self, attempt: int) -> float:
-        """Exponential backoff for transient failures (Conductor down, 5xx)."""
-        return min(self.retry_max, self.retry_min * (2 ** max(0, attempt)))
+    def retry_delay(self, attempt: int, retry_after: float | None = None) -> float:
+        """Exponential backoff for transient failures (Conductor down, 5xx, throttled), with jitter.
+
+        Never sooner than the server's Retry-After (``retry_after`` seconds; honoured up to
+        ``max(retry_max, RETRY_AFTER_CAP)``, so a wild header cannot park a resource for a day), then up to
+        ``RETRY_JITTER`` more on top, drawn from ``jitter``: a thousand resources throttled at once do not
+        all come back at the same instant.
+        """
+        delay = min(self.retry_max, self.retry_min * (2 ** max(0, attempt)))
+        if retry_after is not None:
+            delay = max(delay, min(retry_after, max(self.retry_max, RETRY_AFTER_CAP)))
+        return delay * (1 + RETRY_JITTER * self.jitter())

@@ -6,13 +6,16 @@ Workflows here have SIMPLE tasks that no worker polls, so their executions stay 
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import httpx
 import pytest
 from conductor_operator.conductor.client import ConductorClient, Flavor
 from conductor_operator.conductor.errors import Conflict, NotFound, Rejected, UnsupportedOperation
+from conductor_operator.domain import waves
 
 pytestmark = pytest.mark.realenv
 
@@ -133,6 +136,23 @@ async def test_correlated_executions_include_ended_ones_and_take_a_slash_in_the_
     assert {e["workflowId"]: e["status"] for e in found} == {first: "TERMINATED", second: "RUNNING"}
     assert all(e["startTime"] > 0 for e in found)
     assert await client.correlated_executions(workflow, "nothing-started-with-this") == []
+
+
+async def test_bulk_search_gives_create_time_and_no_start_time_and_started_at_reads_either(client, workflow):
+    """The start of an execution, as each answer gives it: the operator reads running executions through bulk
+    search, so their age comes from createTime there (waves.started_at)."""
+    first = await client.start_workflow(workflow, version=1)
+    await asyncio.sleep(1.2)
+    second = await client.start_workflow(workflow, version=1, correlation_id=f"{workflow}-age")
+    searched = {e["workflowId"]: e for e in (await client.get_executions([first, second], include_tasks=True))[0]}
+    assert all("startTime" not in e and e["createTime"] > 0 for e in searched.values()), searched
+    fetched = {i: await client.get_execution(i) for i in (first, second)}
+    assert all(e["startTime"] == e["createTime"] == searched[i]["createTime"] for i, e in fetched.items())
+    [correlated] = await client.correlated_executions(workflow, f"{workflow}-age")
+    assert correlated["startTime"] == correlated["createTime"] == fetched[second]["startTime"]
+    ages = {i: waves.started_at(e) for i, e in searched.items()}
+    assert ages == {i: waves.started_at(e) for i, e in fetched.items()}
+    assert timedelta(seconds=1) <= ages[second] - ages[first] < timedelta(seconds=10)
 
 
 async def test_lifecycle_and_bulk_answers(client, workflow):

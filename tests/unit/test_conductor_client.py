@@ -7,10 +7,18 @@ for the same calls against the real server).
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import httpx
 import pytest
-from conductor_operator.conductor.client import BULK_LIMIT, TOKEN_LIFETIME, ConductorClient, Flavor, server_root
+from conductor_operator.conductor.client import (
+    BULK_LIMIT,
+    TOKEN_LIFETIME,
+    ConductorClient,
+    Flavor,
+    parse_retry_after,
+    server_root,
+)
 from conductor_operator.conductor.errors import (
     ConductorError,
     Conflict,
@@ -50,9 +58,18 @@ class Recorder:
         return [f"{r.method} {r.url.path}" for r in self.requests]
 
 
+class Sleeps(list):
+    """The client's sleep: records each wait instead of waiting."""
+
+    async def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+
+
 def make_client(routes: dict | None = None, **kwargs) -> tuple[ConductorClient, Recorder]:
     recorder = Recorder(routes)
     kwargs.setdefault("flavor", Flavor.OSS)
+    kwargs.setdefault("sleep", Sleeps())
+    kwargs.setdefault("jitter", lambda: 0.0)
     return ConductorClient("http://conductor:8080", transport=httpx.MockTransport(recorder), **kwargs), recorder
 
 
@@ -76,28 +93,195 @@ async def test_base_url_keeps_a_path_prefix():
 
 
 async def test_names_are_escaped_in_paths():
-    routes = {("GET", "/api/metadata/workflow/a b/c"): httpx.Response(200, json={"name": "a b/c", "version": 1})}
+    routes = {("GET", "/api/metadata/workflow/a b?c#d"): httpx.Response(200, json={"name": "a b?c#d", "version": 1})}
     client, recorder = make_client(routes)
-    await client.get_workflow_def("a b/c", 1)
-    assert recorder.requests[0].url.raw_path == b"/api/metadata/workflow/a%20b%2Fc?version=1"
+    await client.get_workflow_def("a b?c#d", 1)
+    assert recorder.requests[0].url.raw_path == b"/api/metadata/workflow/a%20b%3Fc%23d?version=1"
 
 
 # ---- error mapping ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("status", "kind"), [
-    (400, Rejected), (401, Unauthorized), (403, Unauthorized), (404, NotFound), (409, Conflict), (422, Rejected),
-    (500, Unavailable), (502, Unavailable), (503, Unavailable),
-])
+STATUS_KINDS = [
+    # the user's to fix: sending the same request again gets the same answer
+    (400, Rejected), (405, Rejected), (413, Rejected), (414, Rejected), (415, Rejected), (418, Rejected),
+    (422, Rejected), (431, Rejected),
+    (401, Unauthorized), (403, Unauthorized), (407, Unauthorized),
+    (404, NotFound), (410, NotFound),
+    (409, Conflict),  # Conductor: the object already exists, or is in the wrong state
+    # "not now": Conductor or a gateway in front of it is busy, slow or not ready; transient
+    (408, Unavailable), (421, Unavailable), (423, Unavailable), (425, Unavailable), (429, Unavailable),
+    (500, Unavailable), (501, Unavailable), (502, Unavailable), (503, Unavailable), (504, Unavailable),
+    (507, Unavailable), (599, Unavailable),
+]
+
+
+@pytest.mark.parametrize(("status", "kind"), STATUS_KINDS)
 async def test_each_status_maps_to_its_error(status, kind):
-    client, _ = make_client({("GET", "/api/workflow/w1"): httpx.Response(status, json=error_body(status, "boom"))})
+    client, _ = make_client({("GET", "/api/workflow/w1"): httpx.Response(status, json=error_body(status, "boom"))},
+                            retries=0)
     with pytest.raises(kind) as raised:
         await client.get_execution("w1")
     assert type(raised.value) is kind
     assert raised.value.status == status
     assert raised.value.message == "boom"
     assert str(raised.value) == f"boom (HTTP {status})"
-    assert isinstance(raised.value, Rejected) == (status < 500)
+    assert isinstance(raised.value, Rejected) == (kind is not Unavailable)
+
+
+@pytest.mark.parametrize("status", [408, 421, 423, 425, 429, 500, 502, 503, 504])
+async def test_transient_answers_carry_retry_after(status):
+    headers = {"Retry-After": "120"}
+    client, _ = make_client({("GET", "/api/version"): httpx.Response(status, text="busy", headers=headers)})
+    with pytest.raises(Unavailable) as raised:
+        await client.server_version()
+    assert raised.value.retry_after == 120.0
+    assert raised.value.message == "busy"
+
+    client, _ = make_client({("GET", "/api/version"): httpx.Response(status, text="busy")}, retries=0)
+    with pytest.raises(Unavailable) as raised:
+        await client.server_version()
+    assert raised.value.retry_after is None
+
+
+async def test_a_gateway_429_without_json_is_unavailable_not_rejected():
+    page = "<html><body><h1>429 Too Many Requests</h1></body></html>"
+    client, _ = make_client({("PUT", "/api/metadata/workflow"): httpx.Response(429, text=page,
+                                                                                headers={"Retry-After": "30"})})
+    with pytest.raises(Unavailable, match="429 Too Many Requests") as raised:
+        await client.register_workflow_defs([{"name": "w", "version": 1}])
+    assert raised.value.status == 429 and raised.value.retry_after == 30.0
+
+
+NOW = datetime(2026, 11, 30, 10, 0, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(("value", "seconds"), [
+    ("120", 120.0), (" 7 ", 7.0), ("0", 0.0),
+    ("Mon, 30 Nov 2026 10:00:30 GMT", 30.0),  # IMF-fixdate
+    ("Monday, 30-Nov-26 10:01:00 GMT", 60.0),  # obsolete RFC 850 form
+    ("Mon Nov 30 10:02:00 2026", 120.0),  # obsolete asctime form
+    ("Mon, 30 Nov 2026 09:59:00 GMT", 0.0),  # already past: now
+    (None, None), ("", None), ("soon", None), ("-5", None), ("1.5", None), ("Mon, 99 Foo 2026", None),
+])
+def test_retry_after_is_delta_seconds_or_an_http_date(value, seconds):
+    assert parse_retry_after(value, NOW) == seconds
+
+
+async def test_a_retry_after_date_is_read_against_the_servers_clock():
+    """The answer's own Date header is "now": a local clock that is off does not change the wait."""
+    headers = {"Date": "Mon, 30 Nov 2026 10:00:00 GMT", "Retry-After": "Mon, 30 Nov 2026 10:00:45 GMT"}
+    client, _ = make_client({("GET", "/api/version"): httpx.Response(503, text="maintenance", headers=headers)})
+    with pytest.raises(Unavailable) as raised:
+        await client.server_version()
+    assert raised.value.retry_after == 45.0
+
+
+# ---- retries inside one call --------------------------------------------------------------------
+
+
+class Answers:
+    """Answers in order, then the last one again."""
+
+    def __init__(self, *answers: httpx.Response):
+        self.answers = list(answers)
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        return self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+
+
+def throttled(seconds: str | None = "1", status: int = 429) -> httpx.Response:
+    return httpx.Response(status, json=error_body(status, "Too Many Requests", retryable=True),
+                          headers={"Retry-After": seconds} if seconds is not None else {})
+
+
+async def test_a_short_retry_after_is_waited_inside_the_call():
+    answers = Answers(throttled("1"), throttled("2"), httpx.Response(200, text="3.32.3"))
+    client, recorder = make_client({("GET", "/api/version"): answers})
+    assert await client.server_version() == "3.32.3"
+    assert client._sleep == [1.0, 2.0]
+    assert len(recorder.requests) == 3
+
+
+async def test_in_call_retries_are_bounded_and_jittered():
+    client, recorder = make_client({("GET", "/api/version"): throttled("1")}, jitter=lambda: 0.5)
+    with pytest.raises(Unavailable) as raised:
+        await client.server_version()
+    assert raised.value.retry_after == 1.0, "the caller still learns how long to wait"
+    assert len(recorder.requests) == 3, "two retries, then the caller's backoff"
+    assert client._sleep == [1.25, 1.25]
+
+
+async def test_without_retry_after_the_in_call_wait_is_short_and_doubles():
+    answers = Answers(throttled(None), throttled(None), httpx.Response(200, text="3.32.3"))
+    client, _ = make_client({("GET", "/api/version"): answers})
+    assert await client.server_version() == "3.32.3"
+    assert client._sleep == [0.25, 0.5]
+
+
+async def test_a_long_retry_after_is_left_to_the_caller():
+    client, recorder = make_client({("GET", "/api/version"): throttled("30")})
+    with pytest.raises(Unavailable) as raised:
+        await client.server_version()
+    assert raised.value.retry_after == 30.0
+    assert len(recorder.requests) == 1 and client._sleep == []
+
+
+@pytest.mark.parametrize("status", [408, 425, 503])
+async def test_idempotent_calls_retry_not_now_answers(status):
+    answers = Answers(throttled("1", status), httpx.Response(200, json=[]))
+    client, recorder = make_client({("GET", "/api/event"): answers})
+    assert await client.event_handlers() == []
+    assert len(recorder.requests) == 2
+
+
+@pytest.mark.parametrize("status", [500, 502, 504, 421, 423])
+async def test_other_transient_answers_are_left_to_the_caller(status):
+    client, recorder = make_client({("GET", "/api/event"): throttled("1", status)})
+    with pytest.raises(Unavailable):
+        await client.event_handlers()
+    assert len(recorder.requests) == 1
+
+
+@pytest.mark.parametrize("status", [408, 425, 503])
+async def test_a_start_is_not_sent_twice_unless_the_server_refused_it(status):
+    """A 503 may come from a gateway after Conductor got the start: sending it again could start two executions."""
+    client, recorder = make_client({("POST", "/api/workflow"): throttled("1", status)})
+    with pytest.raises(Unavailable):
+        await client.start_workflow("w")
+    assert len(recorder.requests) == 1
+
+
+async def test_a_resume_is_not_sent_twice_either():
+    """A second resume of an execution the first one resumed is a Conflict: a PUT, but not harmless to repeat."""
+    client, recorder = make_client({("PUT", "/api/workflow/w1/resume"): throttled("1", 503)})
+    with pytest.raises(Unavailable):
+        await client.resume("w1")
+    assert len(recorder.requests) == 1
+
+
+async def test_a_throttled_start_is_retried():
+    """429: the server refused the request before handling it, so the start is sent again."""
+    answers = Answers(throttled("1"), httpx.Response(200, text="abc-123"))
+    client, recorder = make_client({("POST", "/api/workflow"): answers})
+    assert await client.start_workflow("w") == "abc-123"
+    assert len(recorder.requests) == 2
+
+
+async def test_posts_that_only_read_retry_like_gets():
+    search = {("POST", "/api/workflow/bulk/search"): Answers(throttled("1", 503), httpx.Response(200, json={})),
+              ("POST", "/api/workflow/w/correlated"): Answers(throttled("1", 503), httpx.Response(200, json={}))}
+    client, recorder = make_client(search)
+    assert await client.get_executions(["a"]) == ([], {})
+    assert await client.correlated_executions("w", "c") == []
+    assert len(recorder.requests) == 4
+
+
+async def test_a_throttled_token_endpoint_says_nothing_about_the_flavor():
+    client, _ = make_client({("POST", "/api/token"): throttled("5")}, flavor=None)
+    with pytest.raises(Unavailable):
+        await client.detect_flavor()
+    assert client._flavor is None
 
 
 async def test_validation_errors_are_readable_and_name_the_item():

@@ -1,8 +1,28 @@
 """The one Conductor client of the operator (Conductor OSS and Orkes Conductor), on httpx.
 
 Every call maps transport failures and HTTP errors to the small tree in ``errors`` (in
-``_error_from``, the one place that does it). Nothing is retried here except one token refresh on
-Orkes: the caller owns backoff. Bodies stay plain JSON dicts, as Conductor sends them.
+``_error_from``, the one place that does it). Bodies stay plain JSON dicts, as Conductor sends them.
+
+Status codes: 5xx, and the 4xx that mean "not now" rather than "wrong" (408 Request Timeout,
+421 Misdirected Request, 423 Locked, 425 Too Early, 429 Too Many Requests, from Conductor or a
+gateway in front of it), are Unavailable: transient, carrying ``retry_after`` (seconds) when the answer
+had a Retry-After header (delta-seconds or an HTTP-date, read against the answer's own Date header so
+clock skew does not matter). 401/403/407 are Unauthorized, 404/410 NotFound, 409 Conflict (Conductor
+answers 409 for an object that already exists: sending it again gives the same answer), and every
+other 4xx Rejected: the user's to fix.
+
+Retries. The caller owns backoff (the reconcile shell retries an Unavailable later, no sooner than its
+``retry_after``). The client itself retries only briefly, inside one call:
+- once after a 401/403 on Orkes, with a fresh token;
+- at most ``retries`` times (2) when the server asks for a short wait: a Retry-After of at most
+  ``retry_wait_limit`` seconds (2 s), or none at all (then 0.25 s, doubled each time), with jitter on
+  top. Longer waits are the caller's: the Unavailable is raised at once. Which answers qualify depends
+  on whether sending the request twice is harmless: for GET, PUT, DELETE and the POSTs that only read
+  (bulk search, correlated executions) 408, 425, 429 and 503; for any other POST (starting an
+  execution, a restart, a bulk action, creating an event handler) and for resuming an execution (a
+  second resume is a Conflict) only 429, the one answer that says the server refused the request before
+  handling it. (A 503 may come from a gateway whose upstream dropped the connection after the request
+  arrived, and a start sent twice starts two executions.) Transport failures are never retried here.
 
 Facts this relies on, checked against Conductor OSS 3.32.3:
 - ``/api/token`` answers 404 ("No static resource api/token.") on OSS: that is how the flavor is
@@ -18,29 +38,49 @@ Facts this relies on, checked against Conductor OSS 3.32.3:
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import random
 import re
+import socket
 import ssl
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from enum import StrEnum
 from urllib.parse import quote, urlsplit, urlunsplit
 
+import anyio
+import httpcore
 import httpx
 
+from conductor_operator.api.cluster import url_problem
 from conductor_operator.conductor.errors import (
+    AddressNotAllowed,
     ConductorError,
     Conflict,
+    NotConductor,
     NotFound,
     Rejected,
     Unauthorized,
     Unavailable,
+    UnsafeName,
     UnsupportedOperation,
 )
 
 TOKEN_LIFETIME = 45 * 60.0
 BULK_LIMIT = 1000
 RUNNING_STATES = frozenset({"RUNNING", "PAUSED"})
+TRANSIENT_4XX = frozenset({408, 421, 423, 425, 429})
+"""4xx answers that mean "not now": Unavailable, like a 5xx."""
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+RETRY_IDEMPOTENT = frozenset({408, 425, 429, 503})
+"""Answers retried inside a call that is harmless to send twice."""
+RETRY_ANY = frozenset({429})
+"""Answers retried inside any call: the server refused the request before handling it."""
+RETRY_BASE_WAIT = 0.25
+"""The first in-call wait when the server gave no Retry-After, doubled each time."""
 
 
 class Flavor(StrEnum):
@@ -83,6 +123,17 @@ def server_root(url: str) -> str:
     root = url.strip().rstrip("/").removesuffix("/api").rstrip("/")
     parts = urlsplit(root)
     return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path, parts.query, parts.fragment))
+
+
+def display_url(url: str) -> str:
+    """A URL as it may be printed, logged or stored: no user or password, no query, no fragment."""
+    try:
+        parts = urlsplit(str(url).strip())
+        netloc = parts.netloc.rpartition("@")[2]
+        shown = urlunsplit((parts.scheme, ("***@" if "@" in parts.netloc else "") + netloc, parts.path, "", ""))
+    except ValueError:
+        return "<a URL that cannot be read>"
+    return "".join(c if c.isprintable() else "?" for c in shown)[:300]
 
 
 # ---- error mapping ------------------------------------------------------------------------------
@@ -129,18 +180,148 @@ def _error_from(response: httpx.Response, redact: Callable[[str], str],
         return NotFound(status, message, validation)
     if status >= 500 and retryable is False and _CONFLICT_500.search(message):
         return Conflict(status, message, validation)
-    kind = (Unavailable if status >= 500 else NotFound if status == 404 else Conflict if status == 409
-            else Unauthorized if status in (401, 403) else Rejected)
+    if status >= 500 or status in TRANSIENT_4XX:
+        return Unavailable(status, message, validation, retry_after=_retry_after(response))
+    kind = (NotFound if status in (404, 410) else Conflict if status == 409
+            else Unauthorized if status in (401, 403, 407) else Rejected)
     return kind(status, message, validation)
 
 
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header value: delta-seconds (``"120"``) or an HTTP-date
+    (``"Wed, 21 Oct 2015 07:28:00 GMT"``, counted from ``now``, the current time when None). None when
+    absent or unreadable; never negative (a date already past means now)."""
+    value = (value or "").strip()
+    if not value:
+        return None
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:  # "-0000": UTC, as HTTP-dates always are
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    """The answer's Retry-After in seconds; a date is read against the answer's Date header when it has one
+    (the server's clock, so a skewed local clock does not matter)."""
+    now = None
+    if date := response.headers.get("date"):
+        try:
+            now = parsedate_to_datetime(date)
+            now = now if now.tzinfo else now.replace(tzinfo=UTC)
+        except (TypeError, ValueError, IndexError):
+            now = None
+    return parse_retry_after(response.headers.get("retry-after"), now)
+
+
+_UNROUTABLE = re.compile(r"[/\\\x00-\x1f\x7f-\x9f]")
+"""Characters no path segment may hold: a slash or backslash (Conductor's servlet container answers an encoded one
+with a 400 page, decoded it would be another route) and control characters (NUL is refused like a slash)."""
+
+
+def segment_problem(text: str) -> str | None:
+    """Why ``text`` cannot be one segment of a Conductor URL path; None when it can."""
+    if text in ("", ".", ".."):
+        return ("an empty name" if not text else
+                f"{text!r} is a dot segment: the HTTP client resolves it, so the call would reach another endpoint")
+    if found := _UNROUTABLE.search(text):
+        return f"it holds {found[0]!r}, which Conductor cannot take in a URL path"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "it is not valid Unicode text (a lone surrogate)"
+    return None
+
+
 def _segment(value: str | int) -> str:
-    return quote(str(value), safe="")
+    """The one place a name or id enters a URL path: percent-encoded, or refused (UnsafeName, nothing sent) when it
+    cannot be exactly one segment (``segment_problem``), so every call reaches the endpoint it means."""
+    text = str(value)
+    if problem := segment_problem(text):
+        shown = repr(text) if len(text) <= 80 else repr(text[:80]) + "..."
+        raise UnsafeName(None, f"the name {shown} cannot be sent to Conductor in a URL path: {problem}")
+    return quote(text, safe="")
 
 
 def _chunks(ids: Iterable[str]) -> list[list[str]]:
     unique = list(dict.fromkeys(ids))
     return [unique[start:start + BULK_LIMIT] for start in range(0, len(unique), BULK_LIMIT)]
+
+
+# ---- identification and where connections may go ------------------------------------------------
+
+VERSION_TEXT = re.compile(r"^v?[0-9]{1,4}(\.[0-9]{1,6}){1,3}([-+.][0-9A-Za-z][0-9A-Za-z.+-]{0,40})?$")
+"""What GET /api/version answers on Conductor (text/plain, such as ``3.32.3``): only text of this shape is shown."""
+_CONTENT_TYPE = re.compile(r"^[\w.+-]{1,40}/[\w.+-]{1,60}$")
+_IDENTIFYING: contextvars.ContextVar[bool] = contextvars.ContextVar("identifying", default=False)
+"""True inside ``identify``: its own requests pass the gate that waits for identification."""
+NOT_SHOWN = "(the answer is not shown: the server has not been identified as Conductor)"
+
+
+def _answer_shape(response: httpx.Response) -> str:
+    """An answer described without its content: status, content type, size."""
+    kind = (response.headers.get("content-type") or "").split(";")[0].strip().lower()
+    kind = kind if _CONTENT_TYPE.match(kind) else "no readable content type"
+    return f"HTTP {response.status_code} with {kind} ({len(response.content)} bytes)"
+
+
+def _json_object(response: httpx.Response) -> bool:
+    try:
+        return isinstance(response.json(), dict)
+    except ValueError:
+        return False
+
+
+class _CheckedBackend(httpcore.AsyncNetworkBackend):
+    """httpcore's network backend with a check at connect time: the host is resolved here, every address it resolves
+    to is checked (``refusal(host, address)``, None when allowed), and the connection goes to a checked address. A
+    refusal raises AddressNotAllowed (nothing is sent); a name that does not resolve is a ConnectError."""
+
+    def __init__(self, refusal: Callable[[str, str], str | None]):
+        self._refusal = refusal
+        self._inner = httpcore.AnyIOBackend()
+
+    async def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
+                          socket_options=None) -> httpcore.AsyncNetworkStream:
+        try:
+            with anyio.fail_after(timeout):
+                found = await anyio.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except TimeoutError:
+            raise httpcore.ConnectTimeout(f"resolving {host} timed out") from None
+        except OSError as exc:
+            raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from None
+        addresses = list(dict.fromkeys(str(info[4][0]) for info in found))
+        for address in addresses:
+            if problem := self._refusal(host, address):
+                raise AddressNotAllowed(None, f"the operator does not connect to {problem}")
+        error: Exception = httpcore.ConnectError(f"{host} resolves to no address")
+        for address in addresses:
+            try:
+                return await self._inner.connect_tcp(address, port, timeout, local_address, socket_options)
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                error = exc
+        raise error
+
+    async def connect_unix_socket(self, path: str, timeout: float | None = None,
+                                  socket_options=None) -> httpcore.AsyncNetworkStream:
+        raise AddressNotAllowed(None, "the operator does not connect to Unix sockets")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+def _checked_transport(verify, refusal: Callable[[str, str], str | None]) -> httpx.AsyncHTTPTransport:
+    """httpx's own transport, its connection pool opening connections through ``_CheckedBackend``."""
+    transport = httpx.AsyncHTTPTransport(verify=verify)
+    pool = transport._pool  # httpcore's pool: every new connection takes the backend from here
+    if not hasattr(pool, "_network_backend"):  # pragma: no cover - guards an httpx/httpcore upgrade
+        raise RuntimeError("httpcore's connection pool changed: the connect-time address check cannot be installed")
+    pool._network_backend = _CheckedBackend(refusal)
+    return transport
 
 
 # ---- the client ---------------------------------------------------------------------------------
@@ -155,13 +336,38 @@ def counts_by_version(executions: Iterable[dict]) -> dict[int, int]:
 
 
 class ConductorClient:
-    """Typed calls to one Conductor server; ``base_url`` is its root, with or without ``/api``."""
+    """Typed calls to one Conductor server; ``base_url`` is its root, with or without ``/api``.
+
+    With ``identify`` (the operator's clients), no call is made to the server before it has been positively
+    identified as Conductor (``identify``), and until then no answer of the server is shown in any error. With
+    ``connect_check`` (``refusal(host, address)``), every connection is checked where it is opened (_CheckedBackend).
+    """
 
     def __init__(self, base_url: str, *, flavor: Flavor | None = None, key_id: str | None = None,
                  key_secret: str | None = None, verify: ssl.SSLContext | str | bool = True,
                  timeout: float = 30.0, connect_timeout: float = 5.0,
-                 transport: httpx.AsyncBaseTransport | None = None, clock: Callable[[], float] = time.monotonic):
+                 transport: httpx.AsyncBaseTransport | None = None, clock: Callable[[], float] = time.monotonic,
+                 retries: int = 2, retry_wait_limit: float = 2.0,
+                 sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+                 jitter: Callable[[], float] = random.random, identify: bool = False,
+                 connect_check: Callable[[str, str], str | None] | None = None):
+        if problem := url_problem(base_url.strip()):
+            raise ValueError(f"{display_url(base_url)} cannot be a Conductor server's URL: {problem}")
         self.base_url = server_root(base_url)
+        try:
+            if not httpx.URL(self.base_url).host:  # decoded as httpx does (IDNA): refused here, not at every call
+                raise ValueError("it has no host")
+        except (httpx.InvalidURL, ValueError) as exc:  # UnicodeError (IDNA) is a ValueError
+            raise ValueError(f"{display_url(base_url)} cannot be a Conductor server's URL: {exc}") from None
+        self._identify = identify
+        self._identified = False
+        self._identify_lock = asyncio.Lock()
+        self.version: str | None = None
+        """The version the server reported when last identified."""
+        self._retries = retries
+        self._retry_wait_limit = retry_wait_limit
+        self._sleep = sleep
+        self._jitter = jitter
         self._flavor = Flavor(flavor) if flavor else None
         self._key_id = key_id or None
         self._key_secret = _Secret(key_secret or "")
@@ -169,12 +375,14 @@ class ConductorClient:
         self._token: _Secret | None = None
         self._token_expires = float("-inf")
         self._token_lock = asyncio.Lock()
+        if transport is None and connect_check is not None:
+            transport = _checked_transport(verify, connect_check)
         self._http = httpx.AsyncClient(base_url=f"{self.base_url}/api", verify=verify, transport=transport,
                                        timeout=httpx.Timeout(timeout, connect=connect_timeout))
 
     def __repr__(self) -> str:
         auth = "application key" if self._key_id else "none"
-        return f"ConductorClient({self.base_url!r}, flavor={self._flavor}, auth={auth})"
+        return f"ConductorClient({display_url(self.base_url)!r}, flavor={self._flavor}, auth={auth})"
 
     async def __aenter__(self) -> ConductorClient:
         return self
@@ -185,6 +393,11 @@ class ConductorClient:
     async def aclose(self) -> None:
         await self._http.aclose()
 
+    def closer(self) -> Callable[[], Awaitable[None]]:
+        """What closes this client's connections, without referring to the client (so the caller may close them
+        once the client itself is no longer referred to)."""
+        return self._http.aclose
+
     # ---- transport ------------------------------------------------------------------------------
 
     def _redact(self, text: str) -> str:
@@ -193,23 +406,49 @@ class ConductorClient:
                 text = text.replace(secret, "<redacted>")
         return text
 
+    def _shown(self, text: str) -> str:
+        """A server's answer as it may appear in an error: redacted, and not at all while the server is
+        not identified (``identify``)."""
+        return NOT_SHOWN if self._identify and not self._identified else self._redact(text)
+
     async def _send(self, method: str, path: str, *, auth: bool = True, **kwargs) -> httpx.Response:
+        if self._identify and not self._identified and not _IDENTIFYING.get():
+            async with self._identify_lock:  # the first call identifies the server; the others wait for it
+                if not self._identified:
+                    await self.identify()
         headers = await self._auth_headers() if auth else {}
         try:
             return await self._http.request(method, path, headers=headers, **kwargs)
         except httpx.TimeoutException as exc:
             raise Unavailable(None, f"{method} {path} timed out ({type(exc).__name__})") from None
-        except httpx.TransportError as exc:
-            raise Unavailable(None, self._redact(f"{method} {path} failed: {type(exc).__name__}: {exc}")) from None
+        except httpx.RequestError as exc:  # transport failures, and an answer that cannot be decoded
+            # A protocol error's text may quote what the server sent: shown only as an identified server's answer.
+            detail = str(exc) if isinstance(exc, httpx.ConnectError) else self._shown(str(exc))
+            raise Unavailable(None, self._redact(f"{method} {path} failed: {type(exc).__name__}: {detail}")) from None
 
-    async def _request(self, method: str, path: str, *, item_labels: Sequence[str] = (), **kwargs) -> httpx.Response:
-        response = await self._send(method, path, **kwargs)
-        if response.status_code in (401, 403) and self._key_id:
-            self._token_expires = float("-inf")  # expired or revoked: fetch a new one, once
+    async def _request(self, method: str, path: str, *, item_labels: Sequence[str] = (),
+                       idempotent: bool | None = None, **kwargs) -> httpx.Response:
+        """Send, refresh an Orkes token once, retry briefly when the server asks (module docstring), else
+        raise the mapped error. ``idempotent`` defaults to what the method says."""
+        retriable = RETRY_IDEMPOTENT if (method in IDEMPOTENT_METHODS if idempotent is None else idempotent) \
+            else RETRY_ANY
+        refreshed, retried = False, 0
+        while True:
             response = await self._send(method, path, **kwargs)
-        if response.is_error:
-            raise _error_from(response, self._redact, item_labels)
-        return response
+            if response.status_code in (401, 403) and self._key_id and not refreshed:
+                self._token_expires = float("-inf")  # expired or revoked: fetch a new one, once
+                refreshed = True
+                continue
+            if not response.is_error:
+                return response
+            error = _error_from(response, self._shown, item_labels)
+            if not isinstance(error, Unavailable) or error.status not in retriable or retried >= self._retries:
+                raise error
+            wait = error.retry_after if error.retry_after is not None else RETRY_BASE_WAIT * 2 ** retried
+            if wait > self._retry_wait_limit:
+                raise error  # a long wait: the caller's to schedule
+            retried += 1
+            await self._sleep(wait * (1 + 0.5 * self._jitter()))  # jitter: throttled callers do not return together
 
     async def _json(self, method: str, path: str, **kwargs):
         response = await self._request(method, path, **kwargs)
@@ -217,7 +456,7 @@ class ConductorClient:
             return response.json() if response.content else None
         except ValueError:  # a proxy's HTML page, a truncated answer: not Conductor speaking
             raise Unavailable(response.status_code, f"{method} {path} answered something that is not JSON: "
-                                                    f"{self._redact(response.text[:200])!r}") from None
+                                                    f"{self._shown(response.text[:200])!r}") from None
 
     async def _optional(self, path: str, **kwargs):
         try:
@@ -243,13 +482,16 @@ class ConductorClient:
             self._flavor = self._flavor or Flavor.OSS
             return
         if response.is_error:
-            error = _error_from(response, self._redact)
+            error = _error_from(response, self._shown)
             if isinstance(error, Rejected):
                 raise Unauthorized(error.status, f"Conductor refused the application key {self._key_id!r}: "
                                                  f"{error.message}") from None
             raise error
-        token = (response.json() or {}).get("token") if response.content else None
-        if not token:
+        try:
+            token = (response.json() or {}).get("token") if response.content else None
+        except (ValueError, AttributeError):  # not JSON, or not an object: not Orkes' answer
+            token = None
+        if not isinstance(token, str) or not token:
             raise Unauthorized(response.status_code, "Conductor answered /api/token without a token")
         self._token, self._token_expires = _Secret(token), self._clock() + TOKEN_LIFETIME
         self._flavor = self._flavor or Flavor.ORKES
@@ -257,19 +499,64 @@ class ConductorClient:
     # ---- server ---------------------------------------------------------------------------------
 
     async def server_version(self) -> str:
-        return (await self._request("GET", "/version")).text.strip()
+        """The server's version, identifying it again (see ``identify``)."""
+        async with self._identify_lock:
+            return await self.identify()
+
+    async def identify(self) -> str:
+        """Identify the server positively as Conductor, and return its version: GET /api/version must answer 200
+        with a version (text such as ``3.32.3``: ``VERSION_TEXT``), as Conductor OSS does; when it is absent (404)
+        a server that issued an Orkes token (JSON ``{token}`` from POST /api/token) counts as Orkes, its version
+        "unknown". Anything else raises NotConductor, describing the answer (status, content type, size) without
+        its content; a 5xx or throttled answer, or none, raises Unavailable; a refused key Unauthorized. Use
+        ``server_version`` from outside: it holds the lock that keeps other calls waiting meanwhile."""
+        marker = _IDENTIFYING.set(True)
+        self._identified = False
+        try:
+            try:
+                response = await self._request("GET", "/version")
+            except (NotFound, UnsupportedOperation) as exc:
+                if self._token is not None:  # Orkes answered its token call: it is Orkes, without /api/version
+                    self._identified, self.version = True, "unknown"
+                    return self.version
+                raise NotConductor(exc.status, f"GET /api/version answered HTTP {exc.status}, where Conductor answers "
+                                               f"its version") from None
+            except ConductorError as exc:
+                if self._identify and exc.status is not None:  # the server's own words are not shown
+                    raise self._without_answer(exc) from None
+                raise
+            text = response.text.strip()
+            if response.status_code != 200 or not VERSION_TEXT.fullmatch(text):
+                raise NotConductor(response.status_code, f"GET /api/version answered {_answer_shape(response)}, "
+                                                         f"where Conductor answers its version (such as 3.32.3); "
+                                                         f"the answer is not shown")
+            self._identified, self.version = True, self._redact(text)
+            return self.version
+        finally:
+            _IDENTIFYING.reset(marker)
+
+    @staticmethod
+    def _without_answer(exc: ConductorError) -> ConductorError:
+        """The same error, its message only the status: the answer of an unidentified server is not shown."""
+        message = f"GET /api/version answered HTTP {exc.status} {NOT_SHOWN}"
+        if isinstance(exc, Unavailable):
+            return Unavailable(exc.status, message, retry_after=exc.retry_after)
+        return type(exc)(exc.status, message)
 
     async def detect_flavor(self) -> Flavor:
         """The flavor given to the constructor, else asked once: OSS answers 404 to /api/token, Orkes
-        answers it (a token for a good key, a 4xx for a bad or empty one). A 5xx or no answer raises
-        Unavailable and nothing is remembered."""
+        answers it (a token for a good key, a 4xx for a bad or empty one). A 5xx, a throttled answer
+        (429, ...) or no answer raises Unavailable and nothing is remembered."""
         if self._flavor is None:
             if self._key_id:
                 await self._auth_headers()  # the token fetch records the flavor
             else:
                 response = await self._send("POST", "/token", auth=False, json={"keyId": "", "keySecret": ""})
-                if response.status_code >= 500:
-                    raise _error_from(response, self._redact)
+                if response.is_error and isinstance(error := _error_from(response, self._shown), Unavailable):
+                    raise error  # a 5xx or a throttled answer says nothing about the flavor
+                if response.status_code != 404 and not _json_object(response):
+                    raise NotConductor(response.status_code, f"POST /api/token answered {_answer_shape(response)}, "
+                                                             "where Conductor OSS answers 404 and Orkes JSON")
                 self._flavor = Flavor.OSS if response.status_code == 404 else Flavor.ORKES
         return self._flavor
 
@@ -340,7 +627,7 @@ class ConductorClient:
         """Executions of ``name`` started with this correlationId, ended ones included, without tasks.
         (The POST form: Conductor refuses an id with a slash in the GET form's path.)"""
         answer = await self._json("POST", f"/workflow/{_segment(name)}/correlated", json=[correlation_id],
-                                  params={"includeClosed": "true", "includeTasks": "false"}) or {}
+                                  params={"includeClosed": "true", "includeTasks": "false"}, idempotent=True) or {}
         return answer.get(correlation_id) or []
 
     async def get_execution(self, workflow_id: str, include_tasks: bool = False) -> dict:
@@ -357,7 +644,7 @@ class ConductorClient:
         found: list[dict] = []
         failed: dict[str, str] = {}
         for chunk in _chunks(ids):
-            answer = await self._json("POST", "/workflow/bulk/search", json=chunk,
+            answer = await self._json("POST", "/workflow/bulk/search", json=chunk, idempotent=True,
                                       params={"includeTasks": str(include_tasks).lower()}) or {}
             found += answer.get("bulkSuccessfulResults") or []
             failed.update({str(k): str(v) for k, v in (answer.get("bulkErrorResults") or {}).items()})
@@ -394,8 +681,8 @@ class ConductorClient:
         await self._request("PUT", f"/workflow/{_segment(workflow_id)}/pause")
 
     async def resume(self, workflow_id: str) -> None:
-        """Resume a paused execution (Conflict when it is not paused)."""
-        await self._request("PUT", f"/workflow/{_segment(workflow_id)}/resume")
+        """Resume a paused execution (Conflict when it is not paused: so not sent twice, see the module docstring)."""
+        await self._request("PUT", f"/workflow/{_segment(workflow_id)}/resume", idempotent=False)
 
     async def restart(self, workflow_id: str, use_latest_definitions: bool) -> None:
         """Re-run an ended execution from its first task, same id and input (Conflict unless ended);

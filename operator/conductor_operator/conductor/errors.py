@@ -4,14 +4,22 @@ ConductorError            base; ``status`` (the HTTP status, or None when no ans
 │                         ``message`` (the server's message plus its validation messages, readable
 │                         as they are in a condition or an event) and ``validation_errors``
 │                         (``"path: message"`` strings). Never contains a key secret or a token.
-├── Unavailable           connection refused, timeout, any other transport failure, or a 5xx:
-│                         transient, ours to retry with backoff (the client never retries)
+├── Unavailable           connection refused, timeout, any other transport failure, a 5xx, or
+│                         a 4xx that says "not now" (408, 421, 423, 425, 429): transient, ours to
+│                         retry with backoff, no sooner than ``retry_after`` seconds when the server
+│                         sent Retry-After (the client retries only briefly, see its docstring)
 ├── UnsupportedOperation  the server cannot do this: an Orkes-only call (``upgrade``) made to
 │                         Conductor OSS, or an endpoint the server does not have (scheduler off)
-└── Rejected              a 4xx: the user's input is wrong, sending it again will not help
-    ├── NotFound          404 (and the few 500s Conductor OSS gives for a missing object)
+└── Rejected              any other 4xx: the user's input is wrong, sending it again will not help
+    ├── NotFound          404, 410 (and the few 500s Conductor OSS gives for a missing object)
     ├── Conflict          409 (and the few 500s Conductor OSS gives for a wrong state)
-    └── Unauthorized      401/403 that persists after one token refresh, or a refused key
+    ├── Unauthorized      401/403 that persists after one token refresh, 407, or a refused key
+    ├── NotConductor      the server at the URL was not positively identified as Conductor (its
+    │                     answers are never shown)
+    ├── AddressNotAllowed the URL's host, or an address it resolves to, is refused by the operator's
+    │                     allowlist (link-local and cloud metadata addresses by default); nothing sent
+    └── UnsafeName        a name or id that cannot be one segment of a Conductor URL path ("..", "a/b");
+                          nothing sent
 """
 
 from __future__ import annotations
@@ -33,7 +41,11 @@ class ConductorError(Exception):
 
 
 class Unavailable(ConductorError):
-    pass
+    def __init__(self, status: int | None = None, message: str = "", validation_errors: list[str] | None = None,
+                 *, retry_after: float | None = None):
+        super().__init__(status, message, validation_errors)
+        self.retry_after = retry_after
+        """Seconds the server asked to wait (its Retry-After header), None when it said nothing."""
 
 
 class UnsupportedOperation(ConductorError):
@@ -53,4 +65,16 @@ class Conflict(Rejected):
 
 
 class Unauthorized(Rejected):
+    pass
+
+
+class NotConductor(Rejected):
+    pass
+
+
+class AddressNotAllowed(Rejected):
+    pass
+
+
+class UnsafeName(Rejected):
     pass
