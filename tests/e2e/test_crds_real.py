@@ -32,6 +32,19 @@ PLAN = {"apiVersion": API_VERSION, "kind": "MigrationPlan", "metadata": {"name":
                  "strategy": {"parallel": {}}}}
 
 
+def _switch(depth: int) -> dict:
+    """A SWITCH holding a SWITCH ... ``depth`` deep, with a SIMPLE task innermost."""
+    task = TASK
+    for level in range(depth):
+        task = {"name": f"route{level}", "taskReferenceName": f"route{level}", "type": "SWITCH",
+                "evaluatorType": "value-param", "expression": "x", "decisionCases": {"a": [task]}}
+    return task
+
+
+NESTED_5 = _switch(5)
+"""Tasks nested one level past the CRD's limit of 4."""
+
+
 def changed(document: dict, path: str, value) -> dict:
     """A copy of `document` with the dotted `path` set to `value` (or removed when value is ...)."""
     document = copy.deepcopy(document)
@@ -182,6 +195,27 @@ DEFINITION_FROM = {"configMapKeyRef": {"name": "c", "key": "k"}}
     (changed(PLAN, "spec.to", ...), "spec.to: Required value"),
     (changed(PLAN, "spec.gates", {"workflows": [{"name": "check"}, {"name": "check"}]}),
      'spec.gates.workflows[1]: Duplicate value: {"name":"check"}'),
+    # hostile input: numbers Conductor cannot hold, nesting past the limit, settings the operator would not honour
+    (changed(WORKFLOW, "spec.version", 2**31), "spec.version: Invalid value: 2147483648: spec.version in body should "
+                                               "be less than or equal to 2147483647"),
+    (changed(PLAN, "spec.from", {"versions": [1, 2**31]}), "spec.from.versions[1]: Invalid value: 2147483648"),
+    (changed(WORKFLOW, "spec.definition.tasks", [NESTED_5]),
+     "spec.definition.tasks[0].decisionCases.a[0].decisionCases.a[0].decisionCases.a[0].decisionCases.a[0]"
+     ".decisionCases.a: Too many: 1: must have at most 0 items"),
+    (changed(WORKFLOW, "spec.definition.tasks", [{**TASK, "type": "DO_WHILE", "loopOver": [NESTED_5]}]),
+     "spec.definition.tasks[0].loopOver[0].decisionCases.a[0].decisionCases.a[0].decisionCases.a[0]"
+     ".decisionCases.a: Too many: 1: must have at most 0 items"),
+    (changed(PLAN, "spec.strategy", {"upgradeWaves": {"steps": [{"percent": 60}, {"percent": 30}]}}),
+     "spec.strategy.upgradeWaves.steps must rise: each step's percent higher than the one before"),
+    (changed(PLAN, "spec.strategy", {"upgradeWaves": {"steps": [{"percent": 50}, {"percent": 50}]}}),
+     "spec.strategy.upgradeWaves.steps must rise"),
+    (changed(PLAN, "spec.drainDetection", {"interval": "0s"}), "spec.drainDetection.interval must be longer than 0s"),
+    (changed(PLAN, "spec.drainDetection", {"gracePeriod": "0m"}),
+     "spec.drainDetection.gracePeriod must be longer than 0s"),
+    (changed(PLAN, "spec.drainDetection", {"consecutiveZeroReadings": 1}),
+     "spec.drainDetection.consecutiveZeroReadings must be at least 2: one reading of zero never counts as drained"),
+    (changed(CLUSTER, "spec.timeouts", {"request": "0s"}), "spec.timeouts.request must be longer than 0s"),
+    (changed(CLUSTER, "spec.timeouts", {"connect": "0ms"}), "spec.timeouts.connect must be longer than 0s"),
 ], ids=lambda value: "" if isinstance(value, str) else f"{value['kind']}:{json.dumps(value['spec'])[:60]}")
 def test_invalid_objects_are_refused_readably(crds, kubectl, namespace, document, message):
     assert message in refused(kubectl, namespace, document)
@@ -231,6 +265,17 @@ def patch_status(kubectl, namespace: str, kind: str, name: str, status: dict) ->
 
 def table(kubectl, namespace: str, kind: str) -> list[list[str]]:
     return [line.split() for line in kubectl("get", kind, "-n", namespace).stdout.splitlines()]
+
+
+@pytest.mark.parametrize("document", [CLUSTER, WORKFLOW, TASK_DEF, PLAN], ids=lambda d: d["kind"])
+def test_a_new_object_reads_as_in_progress_until_the_operator_writes_its_status(crds, kubectl, namespace, document):
+    """kstatus (Helm's --wait, Flux) reads an object without status as Current, i.e. done. The API server gives a
+    new object a status whose observedGeneration is behind its generation, which kstatus reads as InProgress.
+    The answer to the create is the object as stored, before any operator could have written to it."""
+    created = json.loads(kubectl("create", "-n", namespace, "-f", "-", "-o", "json",
+                                 input=json.dumps(document)).stdout)
+    assert created["status"] == {"observedGeneration": -1}
+    assert created["metadata"]["generation"] == 1 > created["status"]["observedGeneration"]
 
 
 def test_status_is_written_through_the_status_subresource(crds, kubectl, namespace):

@@ -91,7 +91,7 @@ def test_defaults_are_applied_in_python_too():
     assert (cluster.timeouts.connect, cluster.timeouts.request, cluster.health_check_interval) == ("5s", "30s", "1m")
 
     auth = ConductorCluster.from_body({"spec": {"url": "https://x", "auth": {"secretRef": {"name": "k"}},
-                                                "tls": {"caBundle": "PEM"}}}).spec
+                                                "tls": {"caBundle": "-----BEGIN CERTIFICATE-----"}}}).spec
     assert (auth.auth.secret_ref.key_id_key, auth.auth.secret_ref.key_secret_key) == ("keyId", "keySecret")
     assert auth.tls.insecure_skip_verify is False
 
@@ -239,7 +239,8 @@ def test_status_is_built_through_the_models():
                                waves=WavesStatus(current=1, moved=10, state="Watching"))
     plan.handled_requests.promote = HandledRequest(token="t-1", result="went on")
     dumped = plan.to_dict()
-    assert dumped["verdict"] == {"level": "Safe", "findings": [], "fromVersions": [1], "toVersion": 2}
+    assert dumped["verdict"] == {"level": "Safe", "findings": [], "standingWarnings": [], "fromVersions": [1],
+                                 "toVersion": 2}
     assert dumped["waves"] == {"current": 1, "count": 0, "state": "Watching", "total": 0, "moved": 10,
                                "ineligible": 0, "failed": 0, "rolledBack": 0, "ineligibleExecutions": [], "gates": []}
     assert dumped["handledRequests"] == {"promote": {"token": "t-1", "result": "went on"}}
@@ -299,7 +300,9 @@ def test_generated_schemas_are_structural(name):
     for path, node in _schema_nodes(_schema(name)):
         assert "type" in node or node.get("x-kubernetes-preserve-unknown-fields"), f"{path} has no type"
         assert node.get("default", "") is not None, f"{path} has a null default"
-        assert "additionalProperties" not in node, path
+        if "additionalProperties" in node:  # a map (SWITCH cases): typed values, never beside properties
+            assert isinstance(node["additionalProperties"], dict) and "type" in node["additionalProperties"], path
+            assert "properties" not in node, path
         if node.get("x-kubernetes-preserve-unknown-fields"):
             assert node["type"] == "object", path
 
@@ -376,11 +379,12 @@ def test_migration_plan_schema():
     assert waves["healthGate"]["default"] == {} and waves["healthGate"]["properties"]["window"]["default"] == "10m"
     assert waves["taskOutput"]["x-kubernetes-preserve-unknown-fields"] is True
     assert waves["steps"]["items"]["properties"]["percent"]["maximum"] == 100
-    assert spec["properties"]["from"]["properties"]["versions"]["items"] == {"type": "integer", "minimum": 1}
+    assert spec["properties"]["from"]["properties"]["versions"]["items"] == {"type": "integer", "minimum": 1,
+                                                                         "maximum": 2147483647}
     assert spec["properties"]["healthyWhen"]["enum"] == ["Accepted", "Completed"]
     columns = [c["name"] for c in CRDS["migrationplans.conductor-operator.io.yaml"]["spec"]["versions"][0][
         "additionalPrinterColumns"] if not c.get("priority")]
-    assert columns == ["Workflow", "Target", "Phase", "Verdict", "Old", "New", "Ready", "Age"]
+    assert columns == ["Workflow", "Target", "Phase", "Verdict", "Old", "New", "Counted", "Ready", "Age"]
 
 
 def test_structural_refuses_a_real_union():

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Annotated, Any, ClassVar, Literal, Self
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
 
 GROUP = "conductor-operator.io"
 VERSION = "v1alpha1"
@@ -48,6 +48,44 @@ def _check_duration(value: Any) -> Any:
 
 Duration = Annotated[str, StringConstraints(pattern=DURATION_PATTERN), BeforeValidator(_check_duration)]
 """A duration string ("30s", "5m", "24h"); the CRD schema carries the pattern, so the API server checks it."""
+
+# ---- names Conductor puts in URL paths ------------------------------------------------------------
+
+NAME_UNSAFE = re.compile(r"[/\\?#\x00-\x1f\x7f-\x9f]")
+"""Characters a Conductor name may not hold: Conductor's server cannot take a slash, a backslash or NUL in a URL
+path even percent-encoded (its servlet container answers 400), a ? or # breaks every hand-written URL, and control
+characters are invisible. The operator's client refuses to build a path of such a name (or of "." or "..")."""
+NAME_RULES = [
+    {"rule": f"!self.matches(r'{NAME_UNSAFE.pattern}')",
+     "message": "must not hold /, \\, ?, # or control characters: Conductor takes names in URL paths"},
+    {"rule": "self != '.' && self != '..'",
+     "message": "must not be . or ..: in a URL path they mean the current and the parent endpoint"},
+]
+"""The same rules as CEL, for the API server (NAME_UNSAFE's pattern as a CEL raw string)."""
+
+
+def _check_name(value: str) -> str:
+    if found := NAME_UNSAFE.search(value):
+        raise ValueError(f"must not hold {found[0]!r} (/, \\, ?, # or control characters): Conductor takes names in "
+                         f"URL paths")
+    if value in (".", ".."):
+        raise ValueError("must not be . or ..: in a URL path they mean the current and the parent endpoint")
+    return value
+
+
+ConductorName = Annotated[str, StringConstraints(min_length=1, max_length=255), AfterValidator(_check_name),
+                          Field(json_schema_extra={"x-kubernetes-validations": NAME_RULES})]
+"""A name Conductor puts in URL paths (a workflow's, a task definition's): 1 to 255 characters, no /, \\, ?, # or
+control character, not . or ..; checked by the API server (CEL) and again by the models."""
+
+_NAME_CHAR = NAME_UNSAFE.pattern.replace("[", "[^", 1)
+NAME_PATTERN = rf"^({_NAME_CHAR}*{_NAME_CHAR[:-1]}.]{_NAME_CHAR}*|\.\.\.+)$"
+"""The same rules as one regular expression (some character that is not a dot, or three dots and more)."""
+
+ListedConductorName = Annotated[str, StringConstraints(min_length=1, max_length=255), AfterValidator(_check_name),
+                                Field(json_schema_extra={"pattern": NAME_PATTERN})]
+"""A ConductorName inside a list: the API server checks the rules as a pattern, which costs nothing of the CEL
+budget that a rule per list item would exhaust."""
 
 OpenObject = Annotated[dict[str, Any], Field(json_schema_extra={"x-kubernetes-preserve-unknown-fields": True})]
 """Any JSON object, kept as written (task bodies, input templates, schemas, outputs)."""

@@ -36,6 +36,11 @@ KINDS: tuple[type[Resource], ...] = (ConductorCluster, WorkflowDefinition, TaskD
 
 READY = '.status.conditions[?(@.type=="Ready")].status'
 
+UNRECONCILED = {"observedGeneration": -1}
+"""The status the API server gives an object the operator has not written yet. kstatus (Helm's --wait, Flux)
+reads an object with no status as Current; an observedGeneration behind metadata.generation reads as
+InProgress until the operator reconciles it."""
+
 
 def _column(name: str, path: str, type_: str = "string", description: str = "", priority: int = 0) -> dict:
     column: dict[str, Any] = {"name": name, "type": type_, "jsonPath": path}
@@ -81,6 +86,8 @@ COLUMNS: dict[str, list[dict]] = {
         _column("Verdict", ".status.verdict.level"),
         _column("Old", ".status.running.old", "integer", "Running executions of the versions moved from"),
         _column("New", ".status.running.target", "integer", "Running executions of the target version"),
+        _column("Counted", ".status.running.readAt", "date", "How long ago Old and New were counted: a plan that "
+                                                             "ended counted them a last time as it ended"),
         _READY,
         _AGE,
         _column("Moved", ".status.waves.moved", "integer", "Executions moved to the target", priority=1),
@@ -191,7 +198,7 @@ def render_crd(resource: type[Resource]) -> dict:
                         "metadata": {"type": "object"},
                         "spec": _ordered({"description": f"The desired state of the {resource.KIND}.", **spec}),
                         "status": _ordered({"description": "What the operator observed and did; written by the "
-                                                          "operator only.", **status}),
+                                                          "operator only.", **status, "default": UNRECONCILED}),
                     },
                     "required": ["spec"],
                 }},

@@ -12,6 +12,7 @@ from pydantic import ConfigDict, Field, model_validator
 
 from conductor_operator.api.common import (
     ClusterRef,
+    ConductorName,
     Defaulted,
     DefinitionSource,
     Duration,
@@ -32,13 +33,60 @@ _DEFINITION_FROM = ("The definition from a ConfigMap key holding its JSON file; 
                     "must match spec.")
 _DRIFT_CHECK = "How often Conductor's copy is compared with this resource."
 
+MAX_VERSION = 2**31 - 1
+"""Conductor keeps versions in a Java int."""
+
+MAX_TASK_NESTING = 4
+"""How deep tasks may sit inside other tasks (a SWITCH case, a FORK_JOIN branch, a DO_WHILE loop): a top-level
+task is at level 0, a task in its SWITCH case at level 1, and a task at this level may hold no more tasks. The
+CRD schema describes the nested task lists to this depth, so the API server refuses deeper ones; the operator
+applies the same limit to a definition from a ConfigMap."""
+
+MAX_DEFINITION_DEPTH = 64
+"""How many JSON levels a definition (the object in spec.definition, or the JSON file in a ConfigMap) may nest,
+counting the definition itself as one: free-form values (inputParameters, for one) count too. The operator
+refuses a deeper definition with a Stalled condition; it reads nothing nested deeper than it can walk."""
+
+MAX_SIZE_NOTE = ("The whole resource is limited by the API server (about 1.5 MiB, etcd's limit), a ConfigMap "
+                 "by its 1 MiB")
+
+_NESTED_TASK_KEYS = ("decisionCases", "defaultCase", "loopOver", "forkTasks")
+_NESTING = (f"Tasks nest at most {MAX_TASK_NESTING} levels deep (a SWITCH case, a FORK_JOIN branch or a DO_WHILE "
+            f"loop inside another is one level; move deeper tasks into a sub-workflow), and a definition at "
+            f"most {MAX_DEFINITION_DEPTH} JSON levels.")
+
 
 # ---- WorkflowDefinition --------------------------------------------------------------------------
+
+def _nested_tasks(level: int) -> dict:
+    """Schema of the task lists a task holds when they are at nesting ``level`` (SWITCH cases, FORK_JOIN
+    branches, a DO_WHILE loop): typed to MAX_TASK_NESTING, then refused. Each task stays open otherwise."""
+    if level > MAX_TASK_NESTING:
+        refused = f"None: tasks nest at most {MAX_TASK_NESTING} levels."
+        tasks: dict = {"type": "array", "maxItems": 0,
+                       "items": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}
+        return {"decisionCases": {"description": refused, "type": "object", "additionalProperties": tasks},
+                **{key: {"description": refused, **tasks} for key in ("defaultCase", "loopOver")},
+                "forkTasks": {"description": refused, "type": "array", "items": tasks}}
+    tasks = {"type": "array", "items": {
+        "type": "object", "x-kubernetes-preserve-unknown-fields": True, "properties": _nested_tasks(level + 1)}}
+    nested = f"nesting level {level} of {MAX_TASK_NESTING}"
+    return {"decisionCases": {"description": f"SWITCH: the tasks of each case ({nested}).", "type": "object",
+                              "additionalProperties": tasks},
+            "defaultCase": {"description": f"SWITCH: the tasks of the default case ({nested}).", **tasks},
+            "loopOver": {"description": f"DO_WHILE: the tasks of the loop ({nested}).", **tasks},
+            "forkTasks": {"description": f"FORK_JOIN: the tasks of each branch ({nested}).", "type": "array",
+                          "items": tasks}}
+
+
+def _with_nested_tasks(schema: dict) -> None:
+    schema["properties"].update(_nested_tasks(1))
+
 
 class WorkflowTask(Model):
     """One task of a workflow: name, taskReferenceName and type are checked, every other key is kept as written."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", json_schema_extra=_with_nested_tasks)
 
     name: str = Field(min_length=1, description="Task definition name (SIMPLE tasks), or a label for system tasks.")
     task_reference_name: str = Field(min_length=1, description="Unique in the workflow; executions refer to tasks "
@@ -91,11 +139,14 @@ class WorkflowDefinitionSpec(Model):
     ]})
 
     cluster_ref: ClusterRef | None = Field(None, description=_CLUSTER_REF)
-    name: str = Field(min_length=1, max_length=255, description="Conductor workflow name.")
-    version: int = Field(ge=1, description="Conductor workflow version; one resource per version.")
+    name: ConductorName = Field(description="Conductor workflow name (no /, \\, ?, # or control character; not . "
+                                            "or ..: Conductor takes it in URL paths).")
+    version: int = Field(ge=1, le=MAX_VERSION, description="Conductor workflow version; one resource per "
+                                                           "version (at most 2147483647, a Java int).")
     definition: WorkflowBody | None = Field(None, description="The definition inline (a WorkflowDef without name "
-                                                              "and version).")
-    definition_from: DefinitionSource | None = Field(None, description=_DEFINITION_FROM)
+                                                              f"and version). {_NESTING} {MAX_SIZE_NOTE}.")
+    definition_from: DefinitionSource | None = Field(None, description=f"{_DEFINITION_FROM} {_NESTING} "
+                                                                       f"{MAX_SIZE_NOTE}.")
     policy: WorkflowPolicy = Defaulted(WorkflowPolicy, "What the operator does on delete, on drift and on change.")
     drift_check_interval: Duration = Field("5m", description=_DRIFT_CHECK)
     activation: Literal["Immediate", "ByMigrationPlan"] = Field(
@@ -179,8 +230,8 @@ class TaskDefinitionSpec(Model):
     ]})
 
     cluster_ref: ClusterRef | None = Field(None, description=_CLUSTER_REF)
-    name: str = Field(min_length=1, max_length=255, description="Conductor task definition name (global in "
-                                                                "Conductor, not versioned).")
+    name: ConductorName = Field(description="Conductor task definition name (global in Conductor, not versioned; no "
+                                            "/, \\, ?, # or control character; not . or ..).")
     definition: TaskBody | None = Field(None, description="The definition inline (a TaskDef without name).")
     definition_from: DefinitionSource | None = Field(None, description=_DEFINITION_FROM)
     policy: TaskPolicy = Defaulted(TaskPolicy, "What the operator does on delete and on drift.")

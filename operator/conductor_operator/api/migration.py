@@ -7,14 +7,17 @@ a Kubernetes structural schema cannot express.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated, ClassVar, Literal
 
 from pydantic import ConfigDict, Field, model_validator
 
 from conductor_operator.api.common import (
     ClusterRef,
+    ConductorName,
     Defaulted,
     Duration,
+    ListedConductorName,
     Model,
     OpenObject,
     Resource,
@@ -22,7 +25,9 @@ from conductor_operator.api.common import (
     check_exactly_one,
     exactly_one,
     immutable,
+    parse_duration,
 )
+from conductor_operator.api.definitions import MAX_VERSION
 
 Level = Literal["Safe", "Caution", "Breaking"]
 
@@ -35,7 +40,7 @@ class FromVersions(Model):
         "message": "set exactly one of spec.from.versions, spec.from.allOlder: true",
     }]})
 
-    versions: list[Annotated[int, Field(ge=1)]] | None = Field(None, min_length=1,
+    versions: list[Annotated[int, Field(ge=1, le=MAX_VERSION)]] | None = Field(None, min_length=1,
                                                                description="The versions to move executions from.")
     all_older: bool | None = Field(None, description="true: every version lower than the target.")
 
@@ -88,7 +93,9 @@ class Drain(MoverSettings):
 
 
 class CanarySelector(Model):
-    older_than: Duration | None = Field(None, description="Only executions started longer ago than this.")
+    older_than: Duration | None = Field(None, description="Only executions started at least this long ago (their "
+                                                          "startTime, or createTime where Conductor gives only "
+                                                          "that).")
     correlation_id_pattern: str | None = Field(None, description="Only executions whose correlationId matches this "
                                                                  "regular expression.")
     current_task: str | None = Field(None, description="Only executions whose current task has this "
@@ -111,15 +118,17 @@ class Canary(Model):
 
 class Step(Model):
     percent: int = Field(ge=1, le=100, description="Share of the old versions' running executions moved once this "
-                                                   "step is done (ineligible ones count, and stay); rising.")
+                                                   "step is done (ineligible ones count, and stay); each step's "
+                                                   "higher than the one before.")
     pause: Duration | None = Field(None, description="Wait this long after the step's health gate passed, before "
                                                      "the next step; a promote request ends the wait.")
 
 
 class GateWorkflow(Model):
-    name: str = Field(min_length=1, description="A workflow run as a check: before the cutover (spec.gates), or "
-                                                "after each wave (healthGate).")
-    version: int | None = Field(None, ge=1, description="Its version; the latest when left out.")
+    name: ListedConductorName = Field(description="A workflow run as a check: before the cutover (spec.gates), or "
+                                                  "after each wave (healthGate); no /, \\, ?, # or control character, "
+                                                  "not . or ...")
+    version: int | None = Field(None, ge=1, le=MAX_VERSION, description="Its version; the latest when left out.")
     input: OpenObject | None = Field(None, description="Its input.")
     expected_output: OpenObject | None = Field(None, description="Keys its output must hold, with their values.")
     timeout: Duration = Field("5m", description="How long it may run.")
@@ -151,14 +160,30 @@ class HealthGate(Model):
         return self
 
 
+STEPS_RISING = "spec.strategy.upgradeWaves.steps must rise: each step's percent higher than the one before"
+
+
 class UpgradeWaves(MoverSettings):
     """Move running executions to the target in waves: a canary first, a health gate after each wave."""
 
+    model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [{
+        "rule": "!has(self.steps) || self.steps.map(s, s.percent).isSorted() && "
+                "self.steps.all(s, self.steps.exists_one(t, t.percent == s.percent))",
+        "message": STEPS_RISING}]})
+
     canary: Canary | None = Field(None, description="The first, small wave.")
-    steps: list[Step] = Field(default_factory=list, description="The waves after the canary.")
+    steps: list[Step] = Field(default_factory=list, max_length=100, description="The waves after the canary, "
+                                                                                "rising.")
     health_gate: HealthGate = Defaulted(HealthGate, "The check after each wave.")
     on_gate_failure: Literal["Pause", "Rollback"] = Field(
         "Pause", description="When a health gate fails: pause the plan, or move the executions back.")
+
+    @model_validator(mode="after")
+    def _rising(self) -> UpgradeWaves:
+        percents = [step.percent for step in self.steps]
+        if any(later <= earlier for earlier, later in zip(percents, percents[1:], strict=False)):
+            raise ValueError(f"{STEPS_RISING}; found {', '.join(map(str, percents))}")
+        return self
 
 
 class Strategy(Model):
@@ -199,10 +224,38 @@ class Gates(Model):
         return self
 
 
+MIN_ZERO_READINGS = 2
+"""One reading of zero is never taken as drained: an execution may be between two counts."""
+_DRAIN_RULES = (
+    ("!has(self.interval) || duration(self.interval) > duration('0s')",
+     "spec.drainDetection.interval must be longer than 0s"),
+    ("!has(self.gracePeriod) || duration(self.gracePeriod) > duration('0s')",
+     "spec.drainDetection.gracePeriod must be longer than 0s: the count must stay at zero for a while"),
+    (f"!has(self.consecutiveZeroReadings) || self.consecutiveZeroReadings >= {MIN_ZERO_READINGS}",
+     f"spec.drainDetection.consecutiveZeroReadings must be at least {MIN_ZERO_READINGS}: one reading of zero "
+     f"never counts as drained"),
+)
+
+
 class DrainDetection(Model):
-    interval: Duration = Field("30s", description="How often running executions of the old versions are counted.")
-    consecutive_zero_readings: int = Field(3, ge=1, description="Readings of zero in a row that count as drained.")
-    grace_period: Duration = Field("5m", description="How long the count must stay at zero.")
+    model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [
+        {"rule": rule, "message": message} for rule, message in _DRAIN_RULES]})
+
+    interval: Duration = Field("30s", description="How often running executions of the old versions are counted "
+                                                  "(longer than 0s).")
+    consecutive_zero_readings: int = Field(3, description=f"Readings of zero in a row that count as drained (at "
+                                                          f"least {MIN_ZERO_READINGS}).")
+    grace_period: Duration = Field("5m", description="How long the count must stay at zero (longer than 0s).")
+
+    @model_validator(mode="after")
+    def _honoured(self) -> DrainDetection:
+        refused = [message for message, bad in (
+            (_DRAIN_RULES[0][1], parse_duration(self.interval) <= timedelta(0)),
+            (_DRAIN_RULES[1][1], parse_duration(self.grace_period) <= timedelta(0)),
+            (_DRAIN_RULES[2][1], self.consecutive_zero_readings < MIN_ZERO_READINGS)) if bad]
+        if refused:
+            raise ValueError("; ".join(refused))
+        return self
 
 
 class Requests(Model):
@@ -219,7 +272,8 @@ class MigrationPlanSpec(Model):
 
     cluster_ref: ClusterRef | None = Field(None, description="The ConductorCluster; the one named \"default\" in "
                                                              "this namespace when left out.")
-    workflow_name: str = Field(min_length=1, max_length=255, description="The Conductor workflow to migrate.")
+    workflow_name: ConductorName = Field(description="The Conductor workflow to migrate (no /, \\, ?, # or control "
+                                                     "character; not . or ..).")
     from_: FromVersions = Field(alias="from", description="The versions to move from.")
     to: Target = Field(description="The version to move to.")
     strategy: Strategy = Field(description="Exactly one of parallel, drain, upgradeWaves.")
@@ -242,9 +296,18 @@ class Finding(Model):
     message: str = Field("", description="What changed and why it matters.")
 
 
+class StandingWarning(Model):
+    reason: str = Field(description="A CamelCase reason, such as UnpinnedSubWorkflow.")
+    task_ref: str | None = Field(None, description="The taskReferenceName it is about.")
+    message: str = Field("", description="The risk, and that the old version has it too.")
+
+
 class Verdict(Model):
     level: Level | None = Field(None, description="The worst level of the findings.")
     findings: list[Finding] = Field(default_factory=list, description="What differs between the versions.")
+    standing_warnings: list[StandingWarning] = Field(
+        default_factory=list, description="Risks the old and the new version share unchanged (such as an unpinned "
+                                          "sub-workflow): shown beside the verdict, never raising its level.")
     from_versions: list[int] = Field(default_factory=list, description="The versions compared.")
     to_version: int | None = Field(None, description="The target version.")
 
@@ -285,9 +348,12 @@ class WavesStatus(Model):
     current: int = Field(0, description="The wave in progress: 0 the canary, then the steps from 1.")
     count: int = Field(0, description="How many waves there are, the canary included.")
     state: str | None = Field(None, description="Moving, Watching (the health gate), Waiting (a step's pause), "
-                                                "GateFailed, or Done.")
+                                                "GateFailed, Held (it selected nothing while executions could "
+                                                "move: held until its selector admits one, or promote skips it), "
+                                                "or Done.")
     since: str | None = Field(None, description="When the wave entered its state (RFC 3339).")
-    until: str | None = Field(None, description="When the health gate's window or the step's pause ends (RFC 3339).")
+    until: str | None = Field(None, description="When the health gate's window or the step's pause ends, or when a "
+                                                "held wave looks at the executions again (RFC 3339).")
     total: int = Field(0, description="Executions of the old versions when last counted (as a wave is about to "
                                       "move): moved, ineligible and still to move.")
     moved: int = Field(0, description="Executions moved to the target so far.")
@@ -297,7 +363,7 @@ class WavesStatus(Model):
     rolled_back: int = Field(0, description="Moved executions moved back by a rollback.")
     ineligible_executions: list[str] = Field(default_factory=list, description="Some ineligible executions, as "
                                                                                "'id: why' (at most 20).")
-    message: str | None = Field(None, description="The last health gate's finding.")
+    message: str | None = Field(None, description="The last health gate's finding, or why the wave is held.")
     gates: list[GateResult] = Field(default_factory=list, description="The current wave's check workflows "
                                                                       "(spec.strategy.upgradeWaves.healthGate).")
 
@@ -345,6 +411,10 @@ class MigrationPlanStatus(StatusBase):
     registered_at: str | None = Field(None, description="When the released target was first seen registered "
                                                         "(RFC 3339): from then on unpinned starts run on it.")
     retired_versions: list[int] = Field(default_factory=list, description="Old versions removed from Conductor.")
+    ended_at: str | None = Field(None, description="When the plan ended (Completed, Failed, Aborted or RolledBack, "
+                                                   "with nothing left to do) and counted its executions a last time "
+                                                   "(RFC 3339): from then on it observes nothing and keeps this "
+                                                   "record, counts as of this time, until its spec changes.")
     planned_actions: list[str] = Field(default_factory=list, description="What the plan would do (spec.dryRun).")
     waves: WavesStatus | None = Field(None, description="Wave progress (upgradeWaves, and drain's MoveRemaining).")
     ledger: str | None = Field(None, description="The ConfigMap recording every move of an execution and every "
