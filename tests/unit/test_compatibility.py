@@ -10,12 +10,14 @@ from conductor_operator.domain import compatibility
 from conductor_operator.domain.compatibility import (
     BREAKING,
     CAUTION,
+    PROPERTY_REASONS,
     REASON_LEVELS,
     SAFE,
     Compatibility,
     Finding,
     InvalidDefinition,
     Reason,
+    StandingWarning,
     Verdict,
     compare,
 )
@@ -60,6 +62,10 @@ def sub(ref, child="child", **param):
 
 def summary(verdict):
     return [(f.level, f.reason, f.task_ref) for f in verdict.findings]
+
+
+def standing(verdict):
+    return [(w.reason, w.task_ref) for w in verdict.standing_warnings]
 
 
 ABC = wf(task("a"), task("b"), task("c"))
@@ -195,10 +201,12 @@ RULES = [
     pytest.param(wf(task("a")), wf(task("a"), sub("child_run")),
                  [(SAFE, Reason.TASK_APPENDED, "child_run"), (CAUTION, Reason.UNPINNED_SUB_WORKFLOW, "child_run")],
                  id="unpinned-sub-workflow-version-absent"),
-    pytest.param(wf(sub("child_run", version=None)), wf(sub("child_run", version=None)),
-                 [(CAUTION, Reason.UNPINNED_SUB_WORKFLOW, "child_run")], id="unpinned-sub-workflow-version-null"),
-    pytest.param(wf(sub("child_run", version=0)), wf(sub("child_run", version=0)),
-                 [(CAUTION, Reason.UNPINNED_SUB_WORKFLOW, "child_run")], id="unpinned-sub-workflow-version-0"),
+    pytest.param(wf(task("a")), wf(task("a"), sub("child_run", version=None)),
+                 [(SAFE, Reason.TASK_APPENDED, "child_run"), (CAUTION, Reason.UNPINNED_SUB_WORKFLOW, "child_run")],
+                 id="unpinned-sub-workflow-version-null"),
+    pytest.param(wf(task("a")), wf(task("a"), sub("child_run", version=0)),
+                 [(SAFE, Reason.TASK_APPENDED, "child_run"), (CAUTION, Reason.UNPINNED_SUB_WORKFLOW, "child_run")],
+                 id="unpinned-sub-workflow-version-0"),
     pytest.param(wf(sub("child_run")), wf(sub("child_run", version=3)),
                  [(CAUTION, Reason.SUB_WORKFLOW_CHANGED, "child_run")], id="sub-workflow-pinned-now"),
     pytest.param(wf(sub("child_run", version=3)), wf(sub("child_run", version=3, taskToDomain={"*": "blue"})),
@@ -215,6 +223,116 @@ def test_rules(old, new, expected):
     verdict = compare(old, new)
     assert summary(verdict) == expected
     assert verdict.level == max((level for level, _, _ in expected), default=SAFE)
+    assert verdict.standing_warnings == ()
+
+
+# ---- properties of a version: introduced by the change, or standing in both ----------------------
+#
+# A rule about a property of the new version (PROPERTY_REASONS) is a finding only when the change
+# brings the property in. When the old version has it unchanged, it is a standing warning beside the
+# verdict and leaves the level to the findings. (old, new, expected findings, expected standing warnings)
+
+UNPINNED = Reason.UNPINNED_SUB_WORKFLOW
+PROPERTIES = [
+    # -- unchanged in both: a standing warning, the verdict is the change's alone
+    pytest.param(wf(task("a"), sub("child_run")), wf(task("a"), sub("child_run"), task("b")),
+                 [(SAFE, Reason.TASK_APPENDED, "b")], [(UNPINNED, "child_run")],
+                 id="append-only-beside-an-unpinned-sub-workflow-is-safe"),
+    pytest.param(wf(sub("child_run")), wf(sub("child_run")), [], [(UNPINNED, "child_run")],
+                 id="identical-unpinned"),
+    pytest.param(wf(sub("child_run", version=None)), wf(sub("child_run", version=None)), [],
+                 [(UNPINNED, "child_run")], id="identical-unpinned-version-null"),
+    pytest.param(wf(sub("child_run", version=0)), wf(sub("child_run", version=0), task("b")),
+                 [(SAFE, Reason.TASK_APPENDED, "b")], [(UNPINNED, "child_run")], id="unpinned-version-0-in-both"),
+    pytest.param(wf(task("a"), switch("route", {"big": [sub("child_run")]})),
+                 wf(task("a"), switch("route", {"big": [sub("child_run")]}), task("b")),
+                 [(SAFE, Reason.TASK_APPENDED, "b")], [(UNPINNED, "child_run")], id="nested-unpinned-in-both"),
+    pytest.param(wf(task("a"), sub("first"), sub("second", child="other")),
+                 wf(task("a"), sub("first"), sub("second", child="other"), task("b")),
+                 [(SAFE, Reason.TASK_APPENDED, "b")], [(UNPINNED, "first"), (UNPINNED, "second")],
+                 id="two-standing-in-document-order"),
+    pytest.param(wf(sub("child_run")), wf({**sub("run_child"), "name": "child_run"}),
+                 [(BREAKING, Reason.TASK_RENAMED, "child_run")], [(UNPINNED, "child_run")],
+                 id="renamed-task-keeps-its-standing-warning"),
+    pytest.param(wf(task("a"), sub("child_run")), wf(sub("child_run"), task("a")),
+                 [(CAUTION, Reason.TASKS_REORDERED, "child_run")], [(UNPINNED, "child_run")],
+                 id="moved-task-keeps-its-standing-warning"),
+    pytest.param(wf(sub("child_run", taskToDomain={"*": "blue"})), wf(sub("child_run", taskToDomain={"*": "green"})),
+                 [(CAUTION, Reason.SUB_WORKFLOW_CHANGED, "child_run")], [(UNPINNED, "child_run")],
+                 id="started-differently-still-the-same-floating-child"),
+
+    # -- introduced by the change: a finding that raises the verdict
+    pytest.param(wf(task("a")), wf(task("a"), sub("child_run")),
+                 [(SAFE, Reason.TASK_APPENDED, "child_run"), (CAUTION, UNPINNED, "child_run")], [],
+                 id="appended-unpinned-sub-workflow"),
+    pytest.param(wf(sub("child_run", version=3)), wf(sub("child_run")),
+                 [(CAUTION, Reason.SUB_WORKFLOW_CHANGED, "child_run"), (CAUTION, UNPINNED, "child_run")], [],
+                 id="unpinned-now-pinned-before"),
+    pytest.param(wf(sub("child_run", child="x")), wf(sub("child_run", child="y")),
+                 [(CAUTION, Reason.SUB_WORKFLOW_CHANGED, "child_run"), (CAUTION, UNPINNED, "child_run")], [],
+                 id="another-child-floats-now"),
+    pytest.param(wf(sub("child_run", workflowDefinition={"name": "inline", "tasks": []})), wf(sub("child_run")),
+                 [(CAUTION, Reason.SUB_WORKFLOW_CHANGED, "child_run"), (CAUTION, UNPINNED, "child_run")], [],
+                 id="inline-before-unpinned-now"),
+    pytest.param(wf(task("child_run")), wf(sub("child_run")),
+                 [(CAUTION, Reason.TASK_TYPE_CHANGED, "child_run"), (CAUTION, Reason.SUB_WORKFLOW_CHANGED, "child_run"),
+                  (CAUTION, UNPINNED, "child_run")], [], id="simple-task-becomes-unpinned-sub-workflow"),
+    pytest.param(wf(sub("first")), wf(sub("first"), task("a"), sub("second")),
+                 [(SAFE, Reason.TASK_APPENDED, "a"), (SAFE, Reason.TASK_APPENDED, "second"),
+                  (CAUTION, UNPINNED, "second")], [(UNPINNED, "first")],
+                 id="one-standing-one-introduced"),
+    pytest.param(wf(sub("first"), task("a")), wf(sub("first"), sub("second", child="child"), task("a")),
+                 [(CAUTION, Reason.TASK_INSERTED, "second"), (CAUTION, UNPINNED, "second")], [(UNPINNED, "first")],
+                 id="same-child-started-by-a-new-task-is-introduced"),
+
+    # -- gone in the new version: nothing to warn about
+    pytest.param(wf(sub("child_run")), wf(sub("child_run", version=2)),
+                 [(CAUTION, Reason.SUB_WORKFLOW_CHANGED, "child_run")], [], id="pinned-now"),
+]
+
+
+@pytest.mark.parametrize(("old", "new", "expected", "expected_standing"), PROPERTIES)
+def test_properties_of_the_new_version(old, new, expected, expected_standing):
+    verdict = compare(old, new)
+    assert summary(verdict) == expected
+    assert standing(verdict) == expected_standing
+    assert verdict.level == max((level for level, _, _ in expected), default=SAFE)  # standing warnings never count
+
+
+def test_each_property_reason_is_tested_on_both_sides_of_the_line():
+    rows = [p.values for p in PROPERTIES]
+    as_finding = {reason for _, _, expected, _ in rows for _, reason, _ in expected}
+    as_standing = {reason for *_, expected_standing in rows for reason, _ in expected_standing}
+    assert as_finding >= PROPERTY_REASONS
+    assert as_standing == PROPERTY_REASONS
+
+
+def test_only_unpinned_sub_workflows_are_properties_of_the_new_version():
+    # Every other rule compares old with new. A changed shared task definition is part of the change
+    # itself: a finding even when old and new use it alike (test_changed_task_definition_used_by_the_new_version).
+    assert {Reason.UNPINNED_SUB_WORKFLOW} == PROPERTY_REASONS
+    assert {reason for reason, *_ in compatibility._PROPERTY_RULES} == PROPERTY_REASONS
+
+
+def test_standing_warnings_say_the_old_version_has_it_too_and_findings_say_now():
+    [warning] = compare(wf(sub("child_run")), wf(sub("child_run"))).standing_warnings
+    assert isinstance(warning, StandingWarning)
+    assert warning.message == ("Task 'child_run' starts sub-workflow 'child' with no pinned version in the old "
+                               "version and the new alike, so it runs whatever version of 'child' is the latest "
+                               "when the task starts; this change does not alter that (pin "
+                               "subWorkflowParam.version to end it).")
+    [_, finding] = compare(wf(task("a")), wf(task("a"), sub("child_run"))).findings
+    assert finding.message == ("Task 'child_run' now starts sub-workflow 'child' with no pinned version, so it runs "
+                               "whatever version of 'child' is the latest when the task starts.")
+
+
+def test_the_issue_case_an_append_only_change_is_safe_beside_a_standing_unpinned_sub_workflow():
+    old = wf(task("a"), sub("child_run"), task("b"))
+    new = wf(task("a"), sub("child_run"), task("b"), task("c"))
+    verdict = compare(old, new)
+    assert verdict.level is SAFE
+    assert verdict.allows("upgradeWaves")
+    assert [w.reason for w in verdict.standing_warnings] == [Reason.UNPINNED_SUB_WORKFLOW]
 
 
 def test_every_reason_is_exercised_by_the_table():
@@ -234,6 +352,7 @@ def test_compare_leaves_its_arguments_alone():
 def test_changed_task_definition_used_by_the_new_version():
     verdict = compare(ABC, ABC, changed_task_defs=["b", "not_used"])
     assert summary(verdict) == [(CAUTION, Reason.SHARED_TASK_DEFINITION_CHANGED, "b")]
+    assert verdict.standing_warnings == ()  # the definition's change is the change, though old and new use it alike
     assert "every version" in verdict.findings[0].message
 
 

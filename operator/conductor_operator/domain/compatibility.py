@@ -9,6 +9,13 @@ explicitly), following "The rules of change" in the design notes.
 Tasks are matched by taskReferenceName, the key under which executions record their tasks. The
 task tree is seen as paths: the ordered task list at one level (the top level, a SWITCH case, a
 fork branch, a loop body), written like ``tasks/route.decisionCases[big]``.
+
+The verdict describes the change, not the new version. Nearly every rule compares old with new, so
+its finding is a difference. A few rules look at a property of one version (PROPERTY_REASONS: a
+sub-workflow started with no pinned version); such a property becomes a finding only when the change
+brings it in. When the old version has it just the same, it is a StandingWarning: shown beside the
+verdict, never raising it. A changed shared task definition (``changed_task_defs``) is part of the
+change itself, so it is always a finding.
 """
 
 from __future__ import annotations
@@ -79,6 +86,10 @@ REASON_LEVELS: dict[Reason, Compatibility] = {
     Reason.WORKFLOW_RENAMED: BREAKING,
 }
 
+PROPERTY_REASONS = frozenset({Reason.UNPINNED_SUB_WORKFLOW})
+"""Reasons about a property of the new version rather than a difference: a finding when the change
+brings the property in, a StandingWarning when the old version has it unchanged."""
+
 STRATEGIES = ("parallel", "drain", "upgradeWaves")
 
 
@@ -91,9 +102,21 @@ class Finding:
 
 
 @dataclass(frozen=True)
+class StandingWarning:
+    """A risk the old and the new version share unchanged: shown beside the verdict, never raising it."""
+
+    reason: Reason
+    task_ref: str | None
+    message: str
+
+
+@dataclass(frozen=True)
 class Verdict:
     level: Compatibility
     findings: tuple[Finding, ...] = ()
+    """What the change does; the level is the worst of them."""
+    standing_warnings: tuple[StandingWarning, ...] = ()
+    """Risks that hold in both versions alike: not part of the change, so not part of the level."""
 
     def allows(self, strategy: str, *, acknowledged_breaking: bool = False) -> bool:
         """Whether a MigrationPlan may use this strategy for the change.
@@ -132,18 +155,19 @@ def compare(old: dict, new: dict, *, changed_task_defs: Iterable[str] = ()) -> V
     renames = _find_renames(old_tree, new_tree)
     new_tree = _with_old_refs(new_tree, renames)
 
+    introduced, standing = _properties(old_tree, new_tree)
     task_findings = [
         *_renamed(old_tree, renames),
         *_removed(old_tree, new_tree),
         *_added(old_tree, new_tree),
         *_moved(old_tree, new_tree),
         *_changed(old_tree, new_tree),
-        *_unpinned_sub_workflows(new_tree),
+        *introduced,
         *_shared_task_definitions(new_tree, set(changed_task_defs)),
     ]
     task_findings.sort(key=lambda placed_finding: placed_finding[0])  # stable: rule order breaks ties
     findings = (*_workflow_findings(old, new), *(finding for _, finding in task_findings))
-    return Verdict(max((f.level for f in findings), default=SAFE), findings)
+    return Verdict(max((f.level for f in findings), default=SAFE), findings, standing)
 
 
 def _finding(reason: Reason, task_ref: str | None, message: str) -> Finding:
@@ -448,18 +472,6 @@ def _child(task: dict) -> str:
     return f"sub-workflow {param.get('name')!r} " + (f"version {version}" if version else "at its latest version")
 
 
-def _unpinned_sub_workflows(new: _Tree) -> Iterator[_Located]:
-    for ref, placed in new.tasks.items():
-        param = placed.task.get("subWorkflowParam") or {}
-        if _task_type(placed.task) != "SUB_WORKFLOW" or param.get("workflowDefinition") or param.get("version"):
-            continue
-        child = param.get("name")
-        yield placed.position, _finding(
-            Reason.UNPINNED_SUB_WORKFLOW, ref,
-            f"Task {ref!r} starts sub-workflow {child!r} with no pinned version, so it runs whatever version "
-            f"of {child!r} is the latest when the task starts.")
-
-
 def _shared_task_definitions(new: _Tree, changed: set[str]) -> Iterator[_Located]:
     users: dict[str, list[str]] = {}
     for ref, placed in new.tasks.items():
@@ -471,6 +483,51 @@ def _shared_task_definitions(new: _Tree, changed: set[str]) -> Iterator[_Located
             Reason.SHARED_TASK_DEFINITION_CHANGED, refs[0],
             f"Task definition {name!r} (used by {', '.join(refs)}) changed: task definitions are global in "
             f"Conductor, so the change also reaches running executions of every version.")
+
+
+# ---- properties of a version: a finding when the change brings them in --------------------------
+
+def _properties(old: _Tree, new: _Tree) -> tuple[list[_Located], tuple[StandingWarning, ...]]:
+    """Findings for the properties the change brought in; standing warnings for those old had alike.
+
+    A property holds at a task (by its ref, renames followed) with a detail, such as the sub-workflow
+    it starts; it is unchanged when the old version's task of that ref has it with the same detail.
+    """
+    introduced: list[_Located] = []
+    standing: list[tuple[tuple[int, ...], StandingWarning]] = []
+    for reason, holds, describe in _PROPERTY_RULES:
+        before = holds(old)
+        for ref, detail in holds(new).items():
+            unchanged = ref in before and before[ref] == detail
+            message = describe(ref, detail, unchanged)
+            if unchanged:
+                standing.append((new.tasks[ref].position, StandingWarning(reason, ref, message)))
+            else:
+                introduced.append((new.tasks[ref].position, _finding(reason, ref, message)))
+    standing.sort(key=lambda placed_warning: placed_warning[0])
+    return introduced, tuple(warning for _, warning in standing)
+
+
+def _unpinned_sub_workflows(tree: _Tree) -> dict[str, str | None]:
+    """Task ref -> the sub-workflow it starts with no pinned version (so at whatever version is latest)."""
+    unpinned: dict[str, str | None] = {}
+    for ref, placed in tree.tasks.items():
+        param = placed.task.get("subWorkflowParam") or {}
+        if _task_type(placed.task) != "SUB_WORKFLOW" or param.get("workflowDefinition") or param.get("version"):
+            continue
+        unpinned[ref] = param.get("name")
+    return unpinned
+
+
+def _unpinned_text(ref: str, child: str | None, unchanged: bool) -> str:
+    floats = f"so it runs whatever version of {child!r} is the latest when the task starts"
+    if unchanged:
+        return (f"Task {ref!r} starts sub-workflow {child!r} with no pinned version in the old version and the new "
+                f"alike, {floats}; this change does not alter that (pin subWorkflowParam.version to end it).")
+    return f"Task {ref!r} now starts sub-workflow {child!r} with no pinned version, {floats}."
+
+
+_PROPERTY_RULES = ((Reason.UNPINNED_SUB_WORKFLOW, _unpinned_sub_workflows, _unpinned_text),)
 
 
 # ---- findings on the workflow as a whole -------------------------------------------------------
