@@ -8,10 +8,15 @@ return nothing: a return value would land in status and be pruned by the strict 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+from typing import Any
 
 import kopf
+from kopf._cogs.clients import api as kopf_api
 
+from conductor_operator.domain import definitions as defs
 from conductor_operator.kube import GROUP, VERSION, Kube, load_config
 from conductor_operator.reconcile import Outcome, Runtime
 from conductor_operator.reconcile.migration import finalize_plan, reconcile_plan
@@ -26,12 +31,91 @@ TASKS = (GROUP, VERSION, "taskdefinitions")
 PLANS = (GROUP, VERSION, "migrationplans")
 
 
+# ---- what kopf reads and stores -----------------------------------------------------------------
+#
+# kopf decodes every watch event, list and patched object with Python's recursive JSON decoder, then walks each
+# object recursively (copies, diffs): an object nested thousands of levels deep (the API server accepts that in
+# any free-form field) raised RecursionError in the watch and stopped the operator for every namespace. So kopf's
+# API client gets a decoder that first cuts whatever nests deeper than defs.MAX_OBJECT_DEPTH, and the spec of an
+# object so cut is replaced by a note of where: its handlers report it (Stalled) and do nothing else. (The
+# operator's own reads of other objects, in kube.py, decode the same way.)
+
+read_json = defs.read_api_json
+
+
+class _KopfJson:
+    """The json module as kopf's API client sees it: only loads differs."""
+
+    loads = staticmethod(read_json)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(json, name)
+
+
+def _decoding(method: str):
+    """kopf_api.get, .post, .patch or .delete (each answers with an object, or a list), decoding with read_json."""
+
+    async def call(url: str, *, settings, logger, **options) -> Any:
+        response = await kopf_api.request(method=method, url=url, settings=settings, logger=logger, **options)
+        async with response:
+            return await response.json(loads=read_json)
+
+    return call
+
+
+kopf_api.json = _KopfJson()  # the watch stream: json.loads(line)
+for _method in ("get", "post", "patch", "delete"):  # lists, reads, and the object a patch answers with
+    setattr(kopf_api, _method, _decoding(_method))
+
+
+class HashDiffBaseStorage(kopf.AnnotationsDiffBaseStorage):
+    """The last handled spec (kopf's diff base) as a hash in one annotation.
+
+    kopf's own annotation holds the whole spec as JSON, and the API server refuses annotations over 256 KiB
+    with a 422, which kopf retried forever for a definition that large. The handlers here never read kopf's
+    diff (they reconcile the whole resource), so a hash tells "changed" from "not changed" just as well. An
+    object still carrying the old annotation is diffed against it once, and the annotation is then removed.
+    """
+
+    LEGACY_KEY = "last-handled-configuration"
+
+    def __init__(self, *, prefix: str, key: str = "last-handled-hash") -> None:
+        super().__init__(prefix=prefix, key=key)
+        self.legacy = kopf.AnnotationsDiffBaseStorage(prefix=prefix, key=self.LEGACY_KEY)
+
+    @staticmethod
+    def digest(essence) -> str:
+        canonical = json.dumps(essence, sort_keys=True, separators=(",", ":"))
+        return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+    def build(self, *, body, extra_fields=None):
+        essence = super().build(body=body, extra_fields=extra_fields)
+        self.remove_annotations(essence, set(self.legacy.make_keys(self.LEGACY_KEY, body=body)))
+        self.remove_empty_stanzas(essence)
+        return essence
+
+    def fetch(self, *, body):
+        for full_key in self.make_keys(self.key, body=body):
+            stored = body.metadata.annotations.get(full_key)
+            if stored is not None:
+                current = self.build(body=body)
+                return current if self.digest(current) == stored.strip() else {}
+        return self.legacy.fetch(body=body)
+
+    def store(self, *, body, patch, essence) -> None:
+        for full_key in self.make_keys(self.key, body=body):
+            patch.metadata.annotations[full_key] = self.digest(essence)
+        for full_key in self.legacy.make_keys(self.LEGACY_KEY, body=body):
+            if full_key in body.metadata.annotations:
+                patch.metadata.annotations[full_key] = None
+        self._store_marker(prefix=self.prefix, patch=patch, body=body)
+
+
 @kopf.on.startup()
 async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_) -> None:
     settings.persistence.finalizer = f"{PREFIX}/finalizer"
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=PREFIX)
-    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-        prefix=PREFIX, key="last-handled-configuration")
+    settings.persistence.diffbase_storage = HashDiffBaseStorage(prefix=PREFIX)
     settings.posting.level = logging.WARNING
     settings.peering.clusterwide = not SETTINGS.namespaces
     if SETTINGS.peering:
@@ -47,6 +131,12 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_) -> No
 @kopf.on.cleanup()
 async def close(memo: kopf.Memo, **_) -> None:
     await memo.runtime.aclose()
+
+
+def _too_deep(body: kopf.Body, memo: kopf.Memo) -> Outcome | None:
+    """The outcome for an object read_json cut (its spec is only a note of where); None for any other."""
+    where = (body.get("spec") or {}).get(defs.TOO_DEEP_KEY)
+    return None if where is None else memo.runtime.too_deep(body, where)
 
 
 def _deliver(outcome: Outcome | None, body: kopf.Body, patch: kopf.Patch, *, retry: bool = True) -> None:
@@ -68,12 +158,14 @@ def _deliver(outcome: Outcome | None, body: kopf.Body, patch: kopf.Patch, *, ret
 @kopf.on.create(*CLUSTERS)
 @kopf.on.update(*CLUSTERS, field="spec")
 async def cluster_changed(body, patch, memo, **_) -> None:
-    _deliver(await memo.runtime.reconcile_cluster(body, due_only=False), body, patch, retry=False)
+    outcome = _too_deep(body, memo) or await memo.runtime.reconcile_cluster(body, due_only=False)
+    _deliver(outcome, body, patch, retry=False)
 
 
 @kopf.timer(*CLUSTERS, interval=SETTINGS.resync_interval, initial_delay=SETTINGS.resync_interval)
 async def cluster_timer(body, patch, memo, **_) -> None:
-    _deliver(await memo.runtime.reconcile_cluster(body, due_only=True), body, patch, retry=False)
+    outcome = _too_deep(body, memo) or await memo.runtime.reconcile_cluster(body, due_only=True)
+    _deliver(outcome, body, patch, retry=False)
 
 
 # ---- WorkflowDefinition -------------------------------------------------------------------------
@@ -82,12 +174,14 @@ async def cluster_timer(body, patch, memo, **_) -> None:
 @kopf.on.create(*WORKFLOWS)
 @kopf.on.update(*WORKFLOWS, field="spec")
 async def workflow_changed(body, patch, memo, retry, **_) -> None:
-    _deliver(await memo.runtime.reconcile_workflow(body, due_only=False, attempt=retry), body, patch)
+    outcome = _too_deep(body, memo) or await memo.runtime.reconcile_workflow(body, due_only=False, attempt=retry)
+    _deliver(outcome, body, patch)
 
 
 @kopf.timer(*WORKFLOWS, interval=SETTINGS.resync_interval, initial_delay=SETTINGS.resync_interval)
 async def workflow_timer(body, patch, memo, **_) -> None:
-    _deliver(await memo.runtime.reconcile_workflow(body, due_only=True), body, patch, retry=False)
+    outcome = _too_deep(body, memo) or await memo.runtime.reconcile_workflow(body, due_only=True)
+    _deliver(outcome, body, patch, retry=False)
 
 
 @kopf.on.delete(*WORKFLOWS)
@@ -101,12 +195,14 @@ async def workflow_deleted(body, patch, memo, retry, **_) -> None:
 @kopf.on.create(*TASKS)
 @kopf.on.update(*TASKS, field="spec")
 async def task_changed(body, patch, memo, retry, **_) -> None:
-    _deliver(await memo.runtime.reconcile_task(body, due_only=False, attempt=retry), body, patch)
+    outcome = _too_deep(body, memo) or await memo.runtime.reconcile_task(body, due_only=False, attempt=retry)
+    _deliver(outcome, body, patch)
 
 
 @kopf.timer(*TASKS, interval=SETTINGS.resync_interval, initial_delay=SETTINGS.resync_interval)
 async def task_timer(body, patch, memo, **_) -> None:
-    _deliver(await memo.runtime.reconcile_task(body, due_only=True), body, patch, retry=False)
+    outcome = _too_deep(body, memo) or await memo.runtime.reconcile_task(body, due_only=True)
+    _deliver(outcome, body, patch, retry=False)
 
 
 @kopf.on.delete(*TASKS)
@@ -120,12 +216,14 @@ async def task_deleted(body, patch, memo, retry, **_) -> None:
 @kopf.on.create(*PLANS)
 @kopf.on.update(*PLANS, field="spec")
 async def plan_changed(body, patch, memo, retry, **_) -> None:
-    _deliver(await reconcile_plan(memo.runtime, body, attempt=retry), body, patch)
+    outcome = _too_deep(body, memo) or await reconcile_plan(memo.runtime, body, attempt=retry)
+    _deliver(outcome, body, patch)
 
 
 @kopf.timer(*PLANS, interval=SETTINGS.resync_interval, initial_delay=SETTINGS.resync_interval)
 async def plan_timer(body, patch, memo, **_) -> None:
-    _deliver(await reconcile_plan(memo.runtime, body), body, patch, retry=False)
+    outcome = _too_deep(body, memo) or await reconcile_plan(memo.runtime, body)
+    _deliver(outcome, body, patch, retry=False)
 
 
 @kopf.on.delete(*PLANS)

@@ -14,6 +14,8 @@ import base64
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
+from conductor_operator.domain.definitions import read_api_json
+
 GROUP = "conductor-operator.io"
 VERSION = "v1alpha1"
 
@@ -36,35 +38,42 @@ class Kube:
         self.core = client.CoreV1Api(api)
         self.custom = client.CustomObjectsApi(api)
 
-    async def _read(self, what: str, fn, *args):
+    async def _read(self, what: str, fn, *args, **options):
         try:
-            return await asyncio.to_thread(fn, *args)
+            return await asyncio.to_thread(fn, *args, **options)
         except ApiException as exc:
             if exc.status == 404:
                 raise Missing(f"{what} not found") from None
             raise
 
+    async def _read_custom(self, what: str, fn, *args) -> dict:
+        """One of the operator's own objects, or a list of them, decoded as kopf's are (read_api_json): an object
+        nested thousands of levels deep (its free-form fields allow that) arrives with its spec cut, and cannot
+        exhaust the recursion of this read or of any reconcile that reads it."""
+        response = await self._read(what, fn, *args, _preload_content=False)
+        return read_api_json(response.data)
+
     async def conductor_cluster(self, namespace: str, name: str) -> dict:
-        return await self._read(f"ConductorCluster {namespace}/{name}",
-                                self.custom.get_namespaced_custom_object,
-                                GROUP, VERSION, namespace, "conductorclusters", name)
+        return await self._read_custom(f"ConductorCluster {namespace}/{name}",
+                                       self.custom.get_namespaced_custom_object,
+                                       GROUP, VERSION, namespace, "conductorclusters", name)
 
     async def workflow_definition(self, namespace: str, name: str) -> dict:
-        return await self._read(f"WorkflowDefinition {namespace}/{name}",
-                                self.custom.get_namespaced_custom_object,
-                                GROUP, VERSION, namespace, "workflowdefinitions", name)
+        return await self._read_custom(f"WorkflowDefinition {namespace}/{name}",
+                                       self.custom.get_namespaced_custom_object,
+                                       GROUP, VERSION, namespace, "workflowdefinitions", name)
 
     async def migration_plans(self, namespace: str) -> list[dict]:
-        found = await self._read(f"MigrationPlans in {namespace}", self.custom.list_namespaced_custom_object,
-                                 GROUP, VERSION, namespace, "migrationplans")
+        found = await self._read_custom(f"MigrationPlans in {namespace}", self.custom.list_namespaced_custom_object,
+                                        GROUP, VERSION, namespace, "migrationplans")
         return found.get("items") or []
 
     async def watched_migration_plans(self, namespaces: tuple[str, ...]) -> list[dict]:
         """The MigrationPlans of these namespaces, or of every namespace when none is named."""
         if namespaces:
             return [plan for namespace in namespaces for plan in await self.migration_plans(namespace)]
-        found = await self._read("MigrationPlans", self.custom.list_cluster_custom_object, GROUP, VERSION,
-                                 "migrationplans")
+        found = await self._read_custom("MigrationPlans", self.custom.list_cluster_custom_object, GROUP, VERSION,
+                                        "migrationplans")
         return found.get("items") or []
 
     async def secret_value(self, namespace: str, name: str, key: str) -> str:

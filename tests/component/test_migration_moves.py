@@ -23,7 +23,8 @@ from collections import Counter
 
 import pytest
 from conductor_operator.conductor.client import BulkResult, Flavor
-from conductor_operator.conductor.errors import Conflict, NotFound
+from conductor_operator.conductor.errors import Conflict, NotFound, Unavailable
+from conductor_operator.domain.conditions import format_time
 from conductor_operator.reconcile import Runtime
 from conductor_operator.reconcile.migration import finalize_plan, reconcile_plan
 from conductor_operator.reconcile.moves import Ledger, ledger_name, shard_name
@@ -70,9 +71,11 @@ class MovesConductor(MigrationConductor):
 
     # -- executions --
     def add(self, execution_id, version=1, *, task="validate", status="RUNNING", correlation=None, age=0):
+        """``age``: milliseconds after FIRST_START it started. Running executions are read through bulk search,
+        which on Conductor OSS 3.32.3 gives createTime and no startTime."""
         self.executions[execution_id] = {
             "workflowId": execution_id, "workflowName": "order", "workflowVersion": version, "status": status,
-            "startTime": FIRST_START + age, "correlationId": correlation,
+            "createTime": FIRST_START + age, "correlationId": correlation,
             "tasks": [{"referenceTaskName": task, "status": "IN_PROGRESS", "outputData": {}}]}
 
     def _view(self, execution, include_tasks):
@@ -279,11 +282,11 @@ async def test_waves_move_the_canary_then_each_step_oldest_first_and_each_execut
 
     for execution_id in conductor.executions:
         conductor.finish(execution_id)
-    outcome = None
     for _ in range(6):
-        outcome = await m.step(after=60)
+        await m.step(after=60)
     assert m.status["phase"] == "Completed", m.status.get("message")
-    assert conditions(outcome)["Ready"] == ("True", "Completed")
+    ready = next(c for c in m.status["conditions"] if c["type"] == "Ready")
+    assert (ready["status"], ready["reason"]) == ("True", "Completed")
     assert "WavePassed" in m.events and "Move" in m.events
 
 
@@ -298,6 +301,58 @@ async def test_an_execution_on_a_task_the_target_lacks_is_listed_and_never_moved
     assert m.status["waves"]["ineligible"] == 1
     assert m.status["waves"]["ineligibleExecutions"] == [
         "gone-task: its current task legacy_step is not in the target"]
+
+
+async def test_the_canary_takes_the_oldest_by_create_time_not_the_first_by_id(runtime, conductor, clock):
+    conductor.add("zz-oldest", age=-10_000)  # last by id, first by age (bulk search gives its createTime only)
+    m = waves_migration(runtime, conductor, clock)
+    await cut_over(m)
+    await m.step(after=1)
+    assert on_version(conductor, 2) == {"zz-oldest", "e00"}
+    assert {i: e["wave"] for i, e in ledger(runtime).items()} == {"zz-oldest": 0, "e00": 0}
+
+
+async def test_a_canary_whose_selector_admits_nothing_holds_until_a_promote_skips_it(runtime, conductor, clock):
+    m = waves_migration(runtime, conductor, clock, canary={"count": 2, "selector": {"correlationIdPattern": "^vip-"}})
+    await cut_over(m)
+    outcome = await m.step(after=1)
+    assert on_version(conductor, 2) == set() and ledger(runtime) == {}
+    waves = m.status["waves"]
+    assert (waves["current"], waves["state"], waves["total"]) == (0, "Held", 10)
+    assert waves["message"] == ("canary selected nothing: its selector (correlationIdPattern ^vip-) admits none of "
+                                "the 10 execution(s) it could move")
+    assert conditions(outcome)["Stalled"] == ("True", "WaveSelectedNothing")
+    assert conditions(outcome)["Warning"] == ("True", "WaveSelectedNothing")
+    assert m.status["message"].startswith(waves["message"] + "; held:")
+    assert m.events.count("WaveSelectedNothing") == 1
+    for _ in range(3):
+        await m.step(after=120)
+    assert on_version(conductor, 2) == set(), "no wave moves while the canary selected nothing"
+    assert m.status["waves"]["state"] == "Held" and m.status["waves"]["current"] == 0
+    assert m.events.count("WaveSelectedNothing") == 1, "said once"
+
+    m.plan["spec"]["requests"] = {"promote": "go-1"}
+    await m.step(after=1)
+    assert m.status["handledRequests"]["promote"]["result"] == ("wave 0: skipped, as it selected nothing; the next "
+                                                                "wave starts")
+    assert m.status["waves"]["current"] == 1
+    assert on_version(conductor, 2) == {"e00", "e01", "e02", "e03", "e04"}, "step 1: 50%, oldest first"
+    await run_until(m, "Draining")
+    assert {e["wave"] for e in ledger(runtime).values()} == {1, 2}
+
+
+async def test_a_canary_whose_selector_admits_one_later_goes_on_by_itself(runtime, conductor, clock):
+    m = waves_migration(runtime, conductor, clock, canary={"count": 2, "selector": {"correlationIdPattern": "^vip-"}})
+    await cut_over(m)
+    await m.step(after=1)
+    assert m.status["waves"]["state"] == "Held"
+    conductor.add("vip-1", age=50_000, correlation="vip-1")  # a pinned caller started one the selector admits
+    await m.step(after=60)
+    assert on_version(conductor, 2) == {"vip-1"}
+    assert m.status["waves"]["state"] == "Moving" and m.status["waves"]["current"] == 0
+    outcome = await m.step(after=1)
+    assert m.status["waves"]["state"] == "Watching", "the canary moved what it could: its gate judges that"
+    assert conditions(outcome)["Warning"][1] != "WaveSelectedNothing"
 
 
 async def test_the_workers_must_be_declared_idempotent_for_terminate_and_restart(runtime, conductor, clock):
@@ -454,6 +509,25 @@ async def test_a_drain_that_fails_at_its_deadline_resumes_the_triggers(runtime, 
     assert conductor.handlers["orders-in"]["active"] is True
     assert conductor.schedules_by_name["nightly"]["paused"] is False
     assert ("order", 2) not in conductor.workflows
+
+
+async def test_a_failed_drain_ends_only_once_its_triggers_are_resumed(runtime, conductor, clock):
+    m = drain_migration(runtime, conductor, clock, onDeadline="Fail")
+    await m.step(after=0)
+
+    async def refused(name):
+        raise Unavailable(status=None, message="connection reset")
+
+    conductor.resume_schedule = refused
+    await m.step(after=3601)
+    assert m.status["phase"] == "Failed" and "endedAt" not in m.status
+    assert conductor.schedules_by_name["nightly"]["paused"] is True
+    del conductor.resume_schedule
+    for _ in range(2):
+        await m.step(after=15)
+    assert conductor.schedules_by_name["nightly"]["paused"] is False
+    assert m.status["endedAt"] == format_time(clock())
+    assert (await m.step(after=15)).status is None, "at rest"
 
 
 async def test_a_drain_past_its_deadline_moves_what_remains(runtime, conductor, clock):

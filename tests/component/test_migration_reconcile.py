@@ -114,11 +114,12 @@ class MigrationConductor(FakeConductor):
         self.deleted.append((name, version))
 
     async def running_executions(self, name, include_tasks=False):
-        """As many running executions per version as ``running`` says."""
+        """As many running executions per version as ``running`` says, as bulk search answers (createTime, no
+        startTime)."""
         self._check()
         self._fail("counts", name)
         return [{"workflowId": f"{name}-v{version}-{i}", "workflowName": name, "workflowVersion": version,
-                 "status": "RUNNING", "startTime": 1_700_000_000_000}
+                 "status": "RUNNING", "createTime": 1_700_000_000_000}
                 for version, count in sorted(self.running.get(name, {}).items()) for i in range(count)]
 
     async def event_handlers(self):
@@ -707,7 +708,8 @@ async def test_a_version_that_cannot_be_deleted_now_is_retried_while_the_others_
     assert conductor.deleted == [("order", 2), ("order", 1)]
     assert m.status["retiredVersions"] == [1, 2]
     outcome = await m.step()
-    assert m.status["phase"] == "Completed" and m.status["message"] == "order runs on v3; retired v1, v2"
+    assert m.status["phase"] == "Completed"
+    assert m.status["message"] == f"order runs on v3; retired v1, v2; final counts as of {format_time(clock())}"
     assert conditions(outcome)["Ready"] == ("True", "Completed")
 
 
@@ -952,3 +954,70 @@ async def test_check_workflows_with_the_same_name_are_an_invalid_spec(runtime, c
     assert conditions(outcome)["Stalled"] == ("True", "InvalidSpec")
     assert "repeated: order" in message(outcome, "Stalled")
     assert conductor.start_attempts == []
+
+
+# ---- 14. a plan that ended ----------------------------------------------------------------------------
+
+class Calls:
+    """What it wraps, recording every method called on it."""
+
+    def __init__(self, inner):
+        self._inner = inner
+        self.calls: list[str] = []
+
+    def __getattr__(self, name):
+        value = getattr(self._inner, name)
+        if callable(value):
+            self.calls.append(name)
+        return value
+
+
+async def completed(m: Migration) -> dict:
+    """Drain v1 (nothing runs on it) and retire it: the plan completes, and ends on a last count."""
+    await m.to_draining()
+    m.conductor.running["order"] = {2: 2}
+    for _ in range(8):
+        await m.step()
+        if m.status.get("endedAt"):
+            break
+    assert m.status["phase"] == "Completed" and m.status["retiredVersions"] == [1], m.status.get("message")
+    return copy.deepcopy(m.status)
+
+
+async def test_a_plan_that_ended_reads_nothing_at_resync_and_keeps_its_record(runtime, conductor, clock):
+    m = Migration(runtime, conductor, clock)
+    ended = await completed(m)
+    assert ended["endedAt"] == ended["running"]["readAt"] == ended["versions"][0]["readAt"]
+    assert ended["running"] == {"old": 0, "target": 2, "readAt": ended["endedAt"]}
+    assert ended["message"] == f"order runs on v2; retired v1; final counts as of {ended['endedAt']}"
+
+    counted = Calls(conductor)
+    runtime._clients.clear()
+    runtime._client_factory = lambda *a, **k: counted
+    runtime.kube = kube = Calls(runtime.kube)
+    conductor.workflows[("order", 3)] = {**V2, "version": 3}  # the next release, by a WorkflowDefinition of its own
+    conductor.running["order"] = {2: 1, 3: 40}
+    for _ in range(3):
+        outcome = await m.step(after=600)  # the timer, at every resync
+        assert outcome.status is None and outcome.events == []
+    assert counted.calls == [], "a plan that ended calls Conductor no more"
+    assert kube.calls == [], "nor Kubernetes"
+    assert m.status == ended
+    warning = next(c for c in m.status["conditions"] if c["type"] == "Warning")
+    assert (warning["status"], warning["reason"]) == ("False", "NoWarnings"), "v3 is not its business"
+
+
+async def test_a_plan_that_ended_woken_by_a_change_of_its_spec_keeps_its_record(runtime, conductor, clock):
+    m = Migration(runtime, conductor, clock)
+    ended = await completed(m)
+    conductor.workflows[("order", 3)] = {**V2, "version": 3}
+    conductor.running["order"] = {2: 1, 3: 40}
+    respec(m, healthyWhen="Completed")
+    outcome = await m.step()
+    assert conditions(outcome)["Warning"] == ("False", "NoWarnings"), "v3 registered since is not its business"
+    assert conditions(outcome)["Ready"] == ("True", "Completed")
+    assert {k: v for k, v in m.status.items() if k not in ("conditions", "observedGeneration")} == \
+        {k: v for k, v in ended.items() if k not in ("conditions", "observedGeneration")}
+    assert outcome.events == []
+    again = await m.step()
+    assert again.status is None, "at rest again"

@@ -6,10 +6,12 @@ The same behaviour is proven against the real servers in tests/e2e/test_definiti
 from __future__ import annotations
 
 import copy
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
-from conductor_operator.conductor.client import Flavor
+from conductor_operator.conductor.client import ConductorClient, Flavor
 from conductor_operator.conductor.errors import NotFound, Rejected, Unavailable
 from conductor_operator.kube import Missing
 from conductor_operator.reconcile import Runtime
@@ -195,6 +197,72 @@ async def test_unavailable_keeps_last_good_status_and_backs_off(runtime, conduct
     assert outcome.status["registered"] is True
     assert outcome.retry_after == SETTINGS.retry_delay(3) == 40
     assert outcome.events == []
+
+
+class ThrottlingGateway:
+    """A gateway in front of Conductor, seen through the real client: 429 with Retry-After for ``throttle``
+    ("GET" reads, "PUT" registrations), else a Conductor without the definition that accepts it."""
+
+    def __init__(self, throttle: str, retry_after: str):
+        self.throttle = throttle
+        self.retry_after = retry_after
+        self.requests: list[str] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(f"{request.method} {request.url.path}")
+        if request.url.path == "/api/version":  # the operator's clients identify the server first
+            return httpx.Response(200, text="3.32.3")
+        if request.method == self.throttle:
+            return httpx.Response(429, text="<html><h1>429 Too Many Requests</h1></html>",
+                                  headers={"Retry-After": self.retry_after})
+        if request.method == "GET":
+            return httpx.Response(404, json={"status": 404, "message": "No such workflow found by name: order"})
+        return httpx.Response(200, json={"bulkSuccessfulResults": [], "bulkErrorResults": {}})
+
+
+@pytest.mark.parametrize("throttle", ["GET", "PUT"])
+@pytest.mark.parametrize("jitter", [0.0, 0.99])
+async def test_a_throttled_conductor_is_reconciling_not_stalled_and_waits_as_asked(clock, throttle, jitter):
+    gateway = ThrottlingGateway(throttle, retry_after="90")
+    settings = dataclasses.replace(SETTINGS, jitter=lambda: jitter)
+    runtime = Runtime(settings, FakeKube(), clock=clock, client_factory=lambda url, **kw: ConductorClient(
+        url, transport=httpx.MockTransport(gateway), **kw))
+    try:
+        outcome = await runtime.reconcile_workflow(workflow_body("a"), due_only=False)
+    finally:
+        await runtime.aclose()
+    assert conditions(outcome)["Reconciling"] == ("True", "ConductorUnavailable")
+    assert conditions(outcome)["Stalled"][0] == "False"
+    assert "Retry-After 90s" in outcome.message and "429 Too Many Requests" in outcome.message
+    assert 90 <= outcome.retry_after <= 90 * 1.5, "never sooner than asked, at most half again later"
+    assert outcome.events == [], "not the user's fault: no Warning"
+    assert gateway.requests.count(f"{throttle} /api/metadata/workflow" + ("/order" if throttle == "GET" else "")) == 1
+
+
+async def test_the_timer_waits_out_retry_after_too(clock):
+    gateway = ThrottlingGateway("GET", retry_after="90")
+    runtime = Runtime(SETTINGS, FakeKube(), clock=clock, client_factory=lambda url, **kw: ConductorClient(
+        url, transport=httpx.MockTransport(gateway), **kw))
+    body = workflow_body("a")
+    body["status"] = (await runtime.reconcile_workflow(body, due_only=False)).status
+    clock.advance(SETTINGS.resync_interval)
+    assert await runtime.reconcile_workflow(body, due_only=True) is None, "a timer tick does not ask sooner"
+    clock.advance(90 - SETTINGS.resync_interval)
+    gateway.throttle = None
+    outcome = await runtime.reconcile_workflow(body, due_only=True)
+    await runtime.aclose()
+    assert conditions(outcome)["Ready"] == ("True", "Registered")
+    assert conditions(outcome)["Reconciling"][0] == "False"
+
+
+async def test_retry_delays_are_jittered_and_honour_retry_after():
+    draws = iter([0.0, 0.5, 0.999])
+    settings = dataclasses.replace(SETTINGS, jitter=lambda: next(draws))
+    assert [settings.retry_delay(0) for _ in range(3)] == [5, 6.25, pytest.approx(7.4975)]
+    assert SETTINGS.retry_delay(0, retry_after=3) == 5, "a shorter Retry-After leaves the backoff as it is"
+    assert SETTINGS.retry_delay(0, retry_after=120) == 120
+    assert SETTINGS.retry_delay(10, retry_after=120) == 300, "the backoff is longer"
+    assert SETTINGS.retry_delay(0, retry_after=86_400) == 900, "a wild Retry-After is capped at 15 minutes"
 
 
 async def test_rejection_is_stalled_once_not_retried_hot(runtime, conductor, clock):

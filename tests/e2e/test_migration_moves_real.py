@@ -14,6 +14,7 @@ import threading
 import time
 import uuid
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -74,8 +75,23 @@ class HeldFlow:
                  what=f"{count} executions waiting at hold")
         return ids
 
+    def start_sorting_before(self, executions: Executions, bound: str, count: int) -> list[str]:
+        """Executions started now, until ``count`` of them have ids sorting before ``bound``: an order by id
+        would take those before the (older) execution ``bound``."""
+        ids: list[str] = []
+        while sum(i < bound for i in ids) < count:
+            assert len(ids) < 200, "uuids sort before a bound now and then"
+            ids.append(executions.start_with(self.workflow, 1, {}))
+        wait_for(lambda: all(self.runs[i] == 1 and self.at_hold(i) for i in ids), timeout=60,
+                 what=f"{len(ids)} executions waiting at hold")
+        return ids
+
     def execution(self, execution_id: str) -> dict:
         return httpx.get(f"{self.api}/workflow/{execution_id}", params={"includeTasks": "true"}).json()
+
+    def started(self, execution_id: str) -> datetime:
+        """When Conductor says it started (GET gives startTime, the same as createTime)."""
+        return datetime.fromtimestamp(self.execution(execution_id)["startTime"] / 1000, UTC)
 
     def at_hold(self, execution_id: str) -> bool:
         tasks = self.execution(execution_id).get("tasks") or []
@@ -127,6 +143,118 @@ def test_upgrade_waves_move_each_held_execution_once_on_oss(resources, cluster, 
             flow.release(execution_id)
         wait_phase(resources, "waves", "Completed", timeout=60)
         assert {executions.execution(i)["status"] for i in ids} == {"COMPLETED"}
+
+
+def waves_state(resources, plan: str) -> str | None:
+    return (status_of(resources, plan).get("waves") or {}).get("state")
+
+
+def moved_in(entries: dict[str, dict], wave: int) -> set[str]:
+    return {i for i, e in entries.items() if e["wave"] == wave}
+
+
+def rfc3339(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+
+
+def test_the_canary_takes_the_oldest_executions_first_on_oss(resources, cluster, executions, conductor_url, k8s,
+                                                             namespace):
+    """Two executions started first, then younger ones, two of which have ids sorting before both older ones: a
+    canary of two moves the two oldest (by the createTime bulk search gives), which an order by id would not."""
+    flow = HeldFlow(conductor_url)
+    with flow.worker:
+        resources.create("WorkflowDefinition", "v1", flow.v1())
+        resources.wait_condition("WorkflowDefinition", "v1", "Ready")
+        oldest = flow.start(executions, 2)
+        time.sleep(2)
+        younger = flow.start_sorting_before(executions, min(oldest), 2)
+        assert max(flow.started(i) for i in oldest) < min(flow.started(i) for i in younger)
+        resources.create("WorkflowDefinition", "v2", flow.v2())
+        resources.create("MigrationPlan", "waves", flow.plan({"upgradeWaves": {
+            "workersIdempotent": True, "canary": {"count": 2}, "steps": [{"percent": 100}],
+            "healthGate": {"window": "2s"}}}))
+
+        status = wait_phase(resources, "waves", "Draining", timeout=120)
+        entries = ledger(k8s, namespace, "waves")
+        assert moved_in(entries, 0) == set(oldest), f"the canary took {moved_in(entries, 0)}"
+        assert moved_in(entries, 1) == set(younger)
+        assert status["waves"]["moved"] == len(oldest) + len(younger)
+
+
+def test_a_canary_older_than_holds_while_none_is_that_old_and_takes_only_those_that_are_on_oss(
+        resources, cluster, executions, conductor_url, k8s, namespace):
+    """Two executions, then three more 30 s later. A canary of up to five executions an hour old finds none: it
+    holds (it does not pass its gate with nothing moved, and the next wave does not start). Its olderThan is then
+    set between the two groups' ages: it takes the two older executions only, and the next wave the rest."""
+    flow = HeldFlow(conductor_url)
+    with flow.worker:
+        resources.create("WorkflowDefinition", "v1", flow.v1())
+        resources.wait_condition("WorkflowDefinition", "v1", "Ready")
+        older = flow.start(executions, 2)
+        time.sleep(30)
+        younger = flow.start(executions, 3)
+        resources.create("WorkflowDefinition", "v2", flow.v2())
+        resources.create("MigrationPlan", "waves", flow.plan({"upgradeWaves": {
+            "workersIdempotent": True, "canary": {"count": 5, "selector": {"olderThan": "1h"}},
+            "steps": [{"percent": 100}], "healthGate": {"window": "2s"}}}))
+
+        held = wait_for(lambda: status_of(resources, "waves") if waves_state(resources, "waves") == "Held" else None,
+                        timeout=120, what="the canary held")
+        oldest = min(flow.started(i) for i in older)
+        assert held["waves"]["message"] == (
+            "canary selected nothing: its selector (olderThan 1h) admits none of the 5 execution(s) it could move; "
+            f"the oldest of them is 1h old at {(oldest + timedelta(hours=1)):%Y-%m-%dT%H:%M:%SZ}")
+        assert held["waves"]["current"] == 0 and held["waves"]["moved"] == 0
+        assert resources.condition("MigrationPlan", "waves", "Stalled")["reason"] == "WaveSelectedNothing"
+        assert resources.condition("MigrationPlan", "waves", "Warning")["reason"] == "WaveSelectedNothing"
+        time.sleep(5)  # the canary's health gate window twice over: a gate passed with nothing moved would show
+        assert waves_state(resources, "waves") == "Held" and status_of(resources, "waves")["waves"]["moved"] == 0
+        assert {flow.execution(i)["workflowVersion"] for i in [*older, *younger]} == {1}, "nothing moved"
+
+        # Old enough: the two older executions, not the three started 30 s after them.
+        age = int((datetime.now(UTC) - max(flow.started(i) for i in older)).total_seconds()) - 1
+        assert age - int((datetime.now(UTC) - min(flow.started(i) for i in younger)).total_seconds()) >= 25
+        resources.patch_spec("MigrationPlan", "waves",
+                             {"strategy": {"upgradeWaves": {"canary": {"selector": {"olderThan": f"{age}s"}}}}})
+        wait_phase(resources, "waves", "Draining", timeout=120)
+        entries = ledger(k8s, namespace, "waves")
+        assert moved_in(entries, 0) == set(older), f"the canary took {moved_in(entries, 0)}"
+        assert moved_in(entries, 1) == set(younger)
+        warned = [text for kind, reason, text in events_for(k8s, namespace, "waves") if reason == "WaveSelectedNothing"]
+        assert len(warned) == 1 and "olderThan 1h" in warned[0], warned
+
+
+def test_a_drain_estimates_its_end_from_the_ages_of_the_executions_on_oss(resources, cluster, executions,
+                                                                          conductor_url):
+    """The estimate assumes each execution runs at least as long as the oldest has so far: with one execution
+    started 5 s before two others, the youngest ends no sooner than the oldest's age after its own start."""
+    flow = HeldFlow(conductor_url)
+    with flow.worker:
+        resources.create("WorkflowDefinition", "v1", flow.v1())
+        resources.wait_condition("WorkflowDefinition", "v1", "Ready")
+        ids = flow.start(executions, 1)
+        time.sleep(5)
+        ids += flow.start(executions, 2)
+        resources.create("WorkflowDefinition", "v2", flow.v2())
+        resources.create("MigrationPlan", "drain", flow.plan({"drain": {"deadline": "10m"}}))
+
+        def estimated() -> dict | None:
+            status = status_of(resources, "drain")
+            return status if (status.get("drain") or {}).get("estimatedEnd") and \
+                (status.get("running") or {}).get("old") == 3 else None
+
+        status = wait_for(estimated, timeout=60, what="an estimated end of the drain")
+        starts = [flow.started(i) for i in ids]
+        read_at = rfc3339(status["running"]["readAt"])
+        expected = max(starts) + (read_at - min(starts))
+        estimate = rfc3339(status["drain"]["estimatedEnd"])
+        assert abs(estimate - expected) <= timedelta(seconds=2), (estimate, expected)
+        assert estimate - read_at >= timedelta(seconds=4), "the youngest started 5 s after the oldest"
+        assert f"estimated end {status['drain']['estimatedEnd']}" in status["message"]
+
+        for execution_id in ids:
+            flow.release(execution_id)
+        wait_phase(resources, "drain", "Completed", timeout=90)
 
 
 def test_a_failed_health_gate_rolls_back_on_oss(resources, cluster, executions, conductor_url, k8s, namespace):

@@ -211,6 +211,27 @@ def test_dry_run_changes_nothing(resources, cluster, executions, conductor_url):
     resources.wait_condition("WorkflowDefinition", "v2", "Reconciling", reason="AwaitingActivation")
 
 
+def test_an_unpinned_sub_workflow_in_both_versions_is_a_standing_warning_beside_a_safe_verdict(resources, cluster):
+    flow = Onboarding()
+    child = {"name": "child", "taskReferenceName": "child", "type": "SUB_WORKFLOW",
+             "subWorkflowParam": {"name": f"child_{flow.workflow}"}}
+    resources.create("WorkflowDefinition", "v1",
+                     workflow_spec(flow.workflow, 1, simple("normalize", flow.normalize), child))
+    resources.wait_condition("WorkflowDefinition", "v1", "Ready")
+    resources.create("WorkflowDefinition", "v2", {
+        **workflow_spec(flow.workflow, 2, simple("normalize", flow.normalize), child, simple("risk", flow.risk)),
+        "activation": "ByMigrationPlan"})
+    resources.create("MigrationPlan", "to-v2", flow.plan(dryRun=True, gates={"requireWorkers": False}))
+
+    # v1 as Conductor holds it against the v2 manifest: only the append is the change.
+    verdict = wait_phase(resources, "to-v2", "DryRun")["verdict"]
+    assert verdict["level"] == "Safe"
+    assert [(f["reason"], f["taskRef"]) for f in verdict["findings"]] == [("TaskAppended", "risk")]
+    assert [(w["reason"], w["taskRef"]) for w in verdict["standingWarnings"]] == [("UnpinnedSubWorkflow", "child")]
+    warning = resources.wait_condition("MigrationPlan", "to-v2", "Warning", reason="UnpinnedSubWorkflow")
+    assert "v1: Task 'child' starts sub-workflow" in warning["message"]
+
+
 def test_an_older_plan_in_another_namespace_on_the_same_conductor_holds_a_new_one(resources, cluster, k8s,
                                                                                   conductor_url):
     """ConductorClusters are namespaced: two teams' clusters naming one server are compared by its URL."""

@@ -11,13 +11,16 @@ import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conductor_operator.api.migration import MigrationPlan, MigrationPlanStatus, RunningSummary
+from conductor_operator.api.common import Condition
+from conductor_operator.api.migration import MigrationPlan, MigrationPlanStatus, RunningSummary, TriggerStatus
 from conductor_operator.domain.conditions import format_time
 from conductor_operator.domain.migrations import (
+    TERMINAL,
     ActionKind,
     MigrationStep,
     PlanObservation,
     TargetView,
+    at_rest,
     check_correlation_id,
     counts_due,
     definition_hold,
@@ -244,6 +247,53 @@ def test_explicit_versions_are_compared_and_the_target_is_never_a_from_version()
     step = Walk(make_spec(**{"from": {"versions": [3, 2]}})).step(T0)
     assert step.status.verdict.from_versions == [2]
     assert [f.message[:4] for f in step.status.verdict.findings] == ["v2: "]
+
+
+UNPINNED = task("run_child", "SUB_WORKFLOW", subWorkflowParam={"name": "child"})
+
+
+@pytest.mark.parametrize(("old", "level", "findings", "standing"), [
+    # the same unpinned sub-workflow in old and new: a standing warning; the append alone is the verdict
+    ({1: workflow("a", UNPINNED, version=1), 2: workflow("a", UNPINNED, version=2)}, "Safe",
+     [("v1", "TaskAppended"), ("v2", "TaskAppended")], [("v1", "UnpinnedSubWorkflow"), ("v2", "UnpinnedSubWorkflow")]),
+    # v1 did not start it: a finding against v1, standing against v2
+    ({1: workflow("a", version=1), 2: workflow("a", UNPINNED, version=2)}, "Caution",
+     [("v1", "TaskAppended"), ("v1", "UnpinnedSubWorkflow"), ("v1", "TaskAppended"), ("v2", "TaskAppended")],
+     [("v2", "UnpinnedSubWorkflow")]),
+])
+def test_standing_warnings_sit_beside_the_verdict_and_in_the_warning_condition(old, level, findings, standing):
+    target = make_target(definition=workflow("a", UNPINNED, "b", version=3))
+    step = Walk().step(T0, old=old, target=target)
+    verdict = step.status.verdict
+    assert verdict.level == level
+    assert [(f.message.split(":")[0], f.reason) for f in verdict.findings] == findings
+    assert [(w.message.split(":")[0], w.reason) for w in verdict.standing_warnings] == standing
+    assert [w.task_ref for w in verdict.standing_warnings] == ["run_child"] * len(standing)
+    warning = cond(step, "Warning")
+    assert (warning.status, warning.reason) == ("True", "UnpinnedSubWorkflow")
+    assert warning.message == "; ".join(f"standing warning (not in the verdict): {w.message}"
+                                        for w in verdict.standing_warnings)
+
+
+def test_standing_warnings_follow_the_other_warnings_and_outlive_the_cutover():
+    old = {1: workflow("a", UNPINNED, version=1), 2: workflow("a", UNPINNED, version=2)}
+    target = make_target(definition=workflow("a", UNPINNED, "b", version=3), activation="Immediate", registered=True)
+    step = Walk().step(T0, old=old, target=target, registered=(1, 2, 3))
+    warning = cond(step, "Warning")
+    assert warning.reason == "TargetRegisteredBeforeGates"  # the plan's own warning first, the standing ones after
+    assert warning.message.count("standing warning (not in the verdict): v") == 2
+    walk = Walk()
+    walk.step(T0, old=old, target=target)
+    later = walk.registered_step(at(10), old=old,
+                                 target=make_target(definition=target.definition, registered=True))
+    assert later.status.phase == "Draining"
+    assert (cond(later, "Warning").status, cond(later, "Warning").reason) == ("True", "UnpinnedSubWorkflow")
+
+
+def test_no_standing_warning_leaves_the_warning_condition_false():
+    step = Walk().step(T0)
+    assert step.status.verdict.standing_warnings == []
+    assert conditions(step)["Warning"] == ("False", "NoWarnings")
 
 
 BREAKING_OLD = {1: workflow("a", "b", "x", version=1), 2: OLD[2]}
@@ -898,7 +948,7 @@ def test_enough_zero_readings_before_the_grace_period_are_not_drained():
 
 
 def test_one_zero_reading_is_never_drained():
-    walk = draining(make_spec(drainDetection={"consecutiveZeroReadings": 1, "gracePeriod": "0s"}))
+    walk = draining(make_spec(drainDetection={"consecutiveZeroReadings": 2, "gracePeriod": "1s"}))
     one = walk.registered_step(at(30), counts=ZERO)
     assert one.status.phase == "Draining" and one.status.drain.zero_readings == 1
     assert "read zero 1 of 2 time(s)" in one.status.message
@@ -967,7 +1017,8 @@ def test_retiring_waits_for_retire_after_then_retires_each_old_version_then_comp
     assert conditions(done)["Ready"] == ("True", "Completed")
     assert conditions(done)["Reconciling"][0] == "False"
     assert "Completed" in event_reasons(done)
-    assert done.status.message == "orders runs on v3; retired v1, v2"
+    assert done.status.message == f"orders runs on v3; retired v1, v2; final counts as of {format_time(at(110))}"
+    assert done.status.ended_at == format_time(at(110)) == done.status.running.read_at
     later = walk.registered_step(at(3600), registered=(3,), counts={3: 1})
     assert later.status.phase == "Completed" and later.actions == [] and later.events == []
 
@@ -1018,7 +1069,7 @@ def test_turning_retirement_off_while_retiring_completes_without_retiring():
     done = walk.registered_step(at(100), counts=ZERO, referrers={})
     assert done.status.phase == "Completed" and done.actions == []
     assert done.status.retired_versions == []
-    assert done.status.message == "orders runs on v3"
+    assert done.status.message == f"orders runs on v3; final counts as of {format_time(at(100))}"
     assert [(e.reason, e.message) for e in done.events] == [("Completed", "nothing retired")]
     assert conditions(done)["Ready"] == ("True", "Completed")
 
@@ -1108,17 +1159,81 @@ def test_counts_due_without_a_running_summary():
 
 @pytest.mark.parametrize(("phase", "due"), [
     ("Retiring", True),  # a version is deleted only on a fresh count
-    ("Completed", False),
-    ("Failed", False),
+    ("Completed", True),  # once more as it ends
+    ("Failed", True),
+    ("Aborted", True),
+    ("RolledBack", True),
     ("Draining", False),
     ("Gating", False),
 ])
-def test_counts_are_due_at_every_step_while_retiring_and_never_once_the_plan_ended(phase, due):
+def test_counts_are_due_at_every_step_while_retiring_once_as_the_plan_ends_and_never_after(phase, due):
     status = MigrationPlanStatus(phase=phase, running=RunningSummary(read_at=format_time(T0)))
     assert counts_due(status, timedelta(seconds=30), at(1)) is due
-    ended = phase in ("Completed", "Failed")
-    assert counts_due(status, timedelta(seconds=30), at(3600)) is not ended
-    assert counts_due(MigrationPlanStatus(phase=phase), timedelta(seconds=30), at(1)) is not ended
+    assert counts_due(status, timedelta(seconds=30), at(3600)) is True
+    assert counts_due(MigrationPlanStatus(phase=phase), timedelta(seconds=30), at(1)) is True
+    ended = status.model_copy(update={"ended_at": format_time(at(1))})
+    assert counts_due(ended, timedelta(seconds=30), at(3600)) is (phase not in TERMINAL)
+
+
+# ---- a plan that ended ----------------------------------------------------------------------------------
+
+def nothing_to_drain() -> Walk:
+    """A plan with no older version: it completes as the target registers, without counting at that step."""
+    walk = Walk(make_spec(strategy={"parallel": {}}))
+    walk.step(T0, registered=(), old={})
+    done = walk.registered_step(at(10), registered=(3,), old={})
+    assert done.status.phase == "Completed" and done.actions == []
+    return walk
+
+
+def test_a_plan_ends_on_a_last_count_and_then_rests_with_its_counts_as_of_its_end():
+    walk = nothing_to_drain()
+    assert walk.status.ended_at is None, "not counted at its end yet"
+    assert not at_rest(walk.status, walk.generation)
+    assert counts_due(walk.status, timedelta(seconds=30), at(11)), "counted once more, at once"
+    ended = walk.registered_step(at(11), registered=(3,), old={}, counts={3: 4})
+    assert ended.status.ended_at == format_time(at(11))
+    assert ended.status.running.read_at == ended.status.ended_at
+    assert [v.read_at for v in ended.status.versions] == [format_time(at(11))]
+    assert ended.status.message == f"orders runs on v3; final counts as of {format_time(at(11))}"
+    assert at_rest(walk.status, walk.generation)
+    assert not counts_due(walk.status, timedelta(seconds=30), at(3600)), "never counted again"
+    assert not at_rest(walk.status, walk.generation + 1), "a changed spec wakes it"
+
+
+def test_an_ended_plan_woken_by_its_spec_keeps_its_record():
+    walk = nothing_to_drain()
+    ended = walk.registered_step(at(11), registered=(3,), old={}, counts={3: 4})
+    walk.status.conditions = [Condition(type=c.type, status=c.status, reason=c.reason, message=c.message)
+                              for c in ended.conditions]  # what the shell writes
+    assert conditions(ended)["Warning"] == ("False", "NoWarnings")
+    walk.respec(strategy={"parallel": {}}, healthyWhen="Completed")
+    later = walk.registered_step(at(600), registered=(3, 4), old={})  # v4 registered since: not its business
+    assert later.status.phase == "Completed" and later.actions == [] and later.events == []
+    assert conditions(later)["Warning"] == ("False", "NoWarnings")
+    assert later.status.ended_at == format_time(at(11))
+    assert later.status.message == ended.status.message, "the note is not repeated"
+
+
+def test_a_plan_is_not_ended_while_something_is_left_to_do_and_starting_over_clears_its_end():
+    walk = nothing_to_drain()
+    walk.registered_step(at(11), registered=(3,), old={}, counts={3: 4})
+    walk.status.phase = "Failed"  # as a failed gate leaves it, its triggers still paused
+    walk.status.triggers = [TriggerStatus(kind="Schedule", name="nightly", state="Paused")]
+    walk.status.ended_at = None
+    step = plan_migration(walk.spec, walk.status, observe(now=at(20), counts={3: 4}), at(20), walk.generation)
+    assert kinds(step) == [ActionKind.RESUME_TRIGGERS] and step.status.ended_at is None
+
+
+def test_a_failed_plan_starting_over_has_not_ended():
+    walk = Walk(make_spec(gates={"workflows": [GATE]}))
+    walk.step(T0)
+    walk.started(GATE["name"], "exec-1")
+    failed = walk.step(at(30), executions={"exec-1": {"status": "FAILED"}}, counts={1: 0, 2: 0})
+    assert failed.status.phase == "Failed" and failed.status.ended_at == format_time(at(30))
+    walk.respec(gates={"workflows": [{**GATE, "timeout": "2m"}]})
+    again = walk.step(at(60))
+    assert again.status.phase == "Gating" and again.status.ended_at is None
 
 
 # ---- the Warning condition ---------------------------------------------------------------------------
@@ -1210,15 +1325,17 @@ def plan(name="move", *, target=TARGET, workflow_name=WORKFLOW, cutover=False, r
     return MigrationPlan.from_body(body)
 
 
-def hold(*plans, version=3, activation="ByMigrationPlan", ever_registered=False):
+def hold(*plans, version=3, activation="ByMigrationPlan", ever_registered=False, running=None):
     return definition_hold(resource=TARGET, workflow_name=WORKFLOW, version=version, activation=activation,
-                           ever_registered=ever_registered, plans=plans, label=f"workflow {WORKFLOW} v{version}")
+                           ever_registered=ever_registered, plans=plans, label=f"workflow {WORKFLOW} v{version}",
+                           running=running)
 
 
 AWAITING = {"Ready": ("False", "AwaitingActivation"), "Reconciling": ("True", "AwaitingActivation"),
             "Stalled": ("False", "NotStalled"), "Registered": ("False", "AwaitingActivation")}
 RETIRED = {"Ready": ("True", "RetiredByMigrationPlan"), "Reconciling": ("False", "Idle"),
-           "Stalled": ("False", "NotStalled"), "Registered": ("False", "RetiredByMigrationPlan")}
+           "Stalled": ("False", "NotStalled"), "Registered": ("False", "RetiredByMigrationPlan"),
+           "Warning": ("False", "NoWarnings")}
 
 
 @pytest.mark.parametrize(("plans", "kwargs", "expected"), [
@@ -1260,6 +1377,22 @@ def test_definition_hold(plans, kwargs, expected):
 def test_a_retired_hold_names_the_plans():
     held = hold(plan("first", retired=[1]), plan("second", retired=[1, 2]), version=1)
     assert "MigrationPlan first, second" in held[0].message
+
+
+@pytest.mark.parametrize("running", [None, 0])
+def test_a_retired_version_with_nothing_running_is_no_warning(running):
+    held = hold(plan(retired=[1]), version=1, running=running)
+    assert {c.type: (c.status, c.reason) for c in held} == RETIRED
+
+
+def test_running_executions_of_a_retired_version_are_a_warning_and_it_stays_retired():
+    """A plain restart of an ended execution brings a retired version back to RUNNING, unseen by the plan."""
+    held = hold(plan("to-v3", retired=[1]), version=1, running=2)
+    assert {c.type: (c.status, c.reason) for c in held} == {**RETIRED, "Warning": ("True", "RetiredVersionRunning")}
+    warning = next(c for c in held if c.type == "Warning")
+    assert f"executions of workflow {WORKFLOW} v1 run again although MigrationPlan to-v3 retired it" in warning.message
+    assert "restart" in warning.message
+    assert hold(plan(), version=3, running=2) == hold(plan(), version=3), "only a retired version is watched"
 
 
 def test_plans_releasing_and_retiring():

@@ -249,7 +249,8 @@ def test_drain_deadline_fail_resumes_the_triggers_and_releases_nothing():
         later = shell.step(at(seconds), counts=ZERO)
         assert later.status.phase == "Failed" and later.actions == [] and later.events == []
         assert conditions(later)["Stalled"] == ("True", "DrainDeadlinePassed"), "it keeps saying why"
-        assert later.status.message == failed.status.message
+        assert later.status.message == f"{failed.status.message}; final counts as of {format_time(at(3630))}"
+        assert later.status.ended_at == format_time(at(3630)), "ended once its triggers were resumed, on a last count"
         assert later.status.cutover_at is None
 
 
@@ -754,6 +755,98 @@ def test_a_canary_selector_picks_only_what_it_admits():
     assert set(shell.ledger) == {"e01"}
 
 
+# ---- a wave that selects nothing ----------------------------------------------------------------------
+
+YOUNG = [execution(n, hours_old=(50 - n) / 60) for n in range(10)]  # e00 is 50 minutes old at T0, e09 41
+
+
+def held_canary(**canary) -> tuple[Shell, MigrationStep]:
+    """The canary may take only executions an hour old; at T0+10s the oldest is 50 minutes old."""
+    spec = waves_spec(canary={"count": 2, "selector": {"olderThan": "1h"}, **canary})
+    shell = Shell(spec, executions=YOUNG)
+    shell.step(T0)
+    return shell, shell.registered_step(at(10))
+
+
+def test_a_canary_that_selects_nothing_holds_the_plan_and_says_why():
+    shell, held = held_canary()
+    assert held.actions == [] and held.status.phase == "Moving"
+    waves = held.status.waves
+    assert (waves.current, waves.state, waves.total, waves.moved) == (0, "Held", 10, 0)
+    why = ("canary selected nothing: its selector (olderThan 1h) admits none of the 10 execution(s) it could move; "
+           f"the oldest of them is 1h old at {format_time(T0 + timedelta(minutes=10))}")
+    assert waves.message == why
+    assert held.status.message == (f"{why}; held: a wave that moves nothing proves nothing, so the next wave does "
+                                   f"not start. It goes on once the selector admits an execution; request promote "
+                                   f"to skip the canary, or abort")
+    assert conditions(held)["Stalled"] == ("True", "WaveSelectedNothing")
+    assert conditions(held)["Ready"] == ("False", "WaveSelectedNothing")
+    assert conditions(held)["Warning"] == ("True", "WaveSelectedNothing")
+    assert events(held) == [("Normal", "CutOver"), ("Warning", "WaveSelectedNothing")]
+    assert waves.until == format_time(at(40)), "it looks again after drainDetection.interval"
+
+
+def test_a_held_canary_never_passes_its_gate_and_no_later_wave_starts():
+    shell, _ = held_canary()
+    for seconds in (40, 120, 330, 599):  # past the canary's health gate window, and still no execution an hour old
+        step = shell.registered_step(at(seconds))
+        assert step.actions == [] and step.status.waves.state == "Held" and step.status.waves.current == 0
+        assert "WavePassed" not in event_reasons(step) and step.events == [], "the warning is said once"
+        assert conditions(step)["Stalled"] == ("True", "WaveSelectedNothing")
+    assert shell.ledger == {}
+
+
+def test_a_held_canary_goes_on_once_an_execution_is_old_enough():
+    shell, _ = held_canary()
+    assert shell.registered_step(at(599)).actions == []
+    ready = shell.registered_step(at(600))  # e00 is an hour old; e01 59 minutes
+    assert moved_ids(ready) == [["e00"]]
+    assert (ready.status.waves.state, ready.status.waves.message) == ("Moving", None)
+    assert conditions(ready)["Stalled"][0] == "False" and conditions(ready)["Warning"] == ("False", "NoWarnings")
+    watching = shell.registered_step(at(610))
+    assert watching.actions == [] and watching.status.waves.state == "Watching", \
+        "a canary that moved some of its count is judged on those"
+
+
+def test_a_held_wave_looks_again_only_after_the_interval():
+    shell, _ = held_canary()
+    unread = shell.registered_step(at(20), read_candidates=False)
+    assert unread.status.waves.state == "Held" and unread.actions == []
+    assert conditions(unread)["Stalled"] == ("True", "WaveSelectedNothing")
+    assert unread.status.waves.message.startswith("canary selected nothing")
+
+
+def test_a_promote_skips_a_held_wave_and_starts_the_next():
+    shell, _ = held_canary()
+    shell.request(promote="p1")
+    promoted = shell.registered_step(at(60))
+    assert promoted.status.handled_requests.promote.result == ("wave 0: skipped, as it selected nothing; the next "
+                                                               "wave starts")
+    assert moved_ids(promoted) == [["e00", "e01", "e02", "e03", "e04"]], "step 1: 50% of 10, oldest first"
+    assert (promoted.status.waves.current, promoted.status.waves.state) == (1, "Moving")
+    assert conditions(promoted)["Stalled"][0] == "False"
+
+
+def test_a_wave_whose_share_earlier_waves_moved_is_not_held():
+    shell = moving(waves_spec(canary={"count": 5}))
+    assert len(shell.ledger) == 5
+    shell.registered_step(at(20))
+    step1 = shell.registered_step(at(320))  # step 1 is 50% of 10: the canary moved it already
+    assert step1.actions == [] and step1.status.waves.current == 1
+    assert step1.status.waves.state == "Waiting" and event_reasons(step1) == ["WavePassed", "WavePassed"]
+    assert conditions(step1)["Warning"] == ("False", "NoWarnings")
+
+
+@pytest.mark.parametrize("executions", [[], [execution(n, task="gone") for n in range(3)]],
+                         ids=["nothing-runs", "nothing-eligible"])
+def test_a_selective_canary_with_nothing_it_could_move_is_not_held(executions):
+    shell = Shell(waves_spec(canary={"count": 2, "selector": {"olderThan": "1h"}}), executions=executions)
+    shell.step(T0)
+    step = shell.registered_step(at(10))
+    assert step.status.waves.state != "Held" and conditions(step)["Stalled"][0] == "False"
+    assert "WavePassed" in event_reasons(step), "nothing could move: there is nothing for a canary to protect"
+
+
 def test_abort_while_moving_stops_the_waves():
     shell = watched_canary()
     shell.request(abort="a1")
@@ -1021,8 +1114,11 @@ def test_a_wave_whose_checks_all_passed_terminates_nothing():
     ("GateFailed", None, "p2", True),
     ("GateFailed", None, "p1", False),
     ("Done", None, None, False),
+    ("Held", 60, None, False),
+    ("Held", 0, None, True),
+    ("Held", 60, "p2", True),
 ], ids=["first-step", "moving", "watching", "watch-over", "waiting", "wait-over", "gate-failed",
-        "gate-failed-promoted", "promote-already-handled", "done"])
+        "gate-failed-promoted", "promote-already-handled", "done", "held", "held-look-again", "held-promoted"])
 def test_the_old_executions_are_read_only_where_a_wave_may_pick(state, until, promote, reads):
     status = MigrationPlanStatus(handled_requests={"promote": {"token": "p1"}})
     if state:

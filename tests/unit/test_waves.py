@@ -27,6 +27,8 @@ from conductor_operator.domain.waves import (
     quota,
     resolve,
     selected,
+    selector_text,
+    started_at,
     task_refs,
     terminate_marker,
     waves_of,
@@ -324,12 +326,43 @@ def test_current_task_is_the_last_scheduled_or_in_progress(tasks, current):
     assert current_task({"tasks": tasks} if tasks is not None else {}) == current
 
 
+T0_MILLIS = int(T0.timestamp() * 1000)
+
+
 def test_candidate_reads_an_execution():
     found = candidate({"workflowId": "e1", "workflowVersion": 2, "status": "PAUSED", "correlationId": "c-1",
-                       "tasks": [{"referenceTaskName": "a", "status": "IN_PROGRESS"}]}, T0)
+                       "startTime": T0_MILLIS, "tasks": [{"referenceTaskName": "a", "status": "IN_PROGRESS"}]})
     assert found == Candidate("e1", 2, "PAUSED", T0, "c-1", "a")
-    bare = candidate({"workflowId": 7, "status": "RUNNING"}, None)
+    bare = candidate({"workflowId": 7, "status": "RUNNING"})
     assert bare == Candidate("7", 0, "RUNNING", None, None, None)
+
+
+def test_a_candidate_from_bulk_search_has_its_age_from_create_time():
+    """POST /workflow/bulk/search (Conductor OSS 3.32.3) answers with createTime and no startTime."""
+    found = candidate({"workflowId": "e1", "workflowVersion": 1, "status": "RUNNING", "createTime": T0_MILLIS,
+                       "updatedTime": T0_MILLIS + 5000})
+    assert found.started == T0
+
+
+@pytest.mark.parametrize(("execution", "started"), [
+    ({"startTime": T0_MILLIS, "createTime": T0_MILLIS}, T0),  # GET /workflow/{id}: both, equal
+    ({"createTime": T0_MILLIS}, T0),  # bulk search: createTime only
+    ({"startTime": T0_MILLIS, "createTime": T0_MILLIS - 60_000}, T0),  # startTime wins where both are given
+    ({"startTime": 0, "createTime": T0_MILLIS}, T0),  # a zero is no time
+    ({"createTime": str(T0_MILLIS)}, T0),
+    ({"startTime": T0_MILLIS + 1500}, T0 + timedelta(milliseconds=1500)),
+    ({}, None),
+    ({"startTime": None, "createTime": 0}, None),
+])
+def test_started_at_reads_start_time_else_create_time(execution, started):
+    assert started_at(execution) == started
+
+
+def test_selector_text_names_what_the_spec_set():
+    assert selector_text(None) == "every execution"
+    assert selector_text(CanarySelector()) == "every execution"
+    assert selector_text(CanarySelector(older_than="30s", current_task="b")) == "olderThan 30s, currentTask b"
+    assert selector_text(CanarySelector(correlation_id_pattern="^eu-")) == "correlationIdPattern ^eu-"
 
 
 # ---- the health gate ------------------------------------------------------------------------------------

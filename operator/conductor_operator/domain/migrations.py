@@ -12,7 +12,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from conductor_operator.api.common import parse_duration
@@ -31,6 +31,7 @@ from conductor_operator.api.migration import (
     WavesStatus,
 )
 from conductor_operator.api.migration import Finding as FindingStatus
+from conductor_operator.api.migration import StandingWarning as StandingWarningStatus
 from conductor_operator.api.migration import Verdict as VerdictStatus
 from conductor_operator.domain.compatibility import (
     BREAKING,
@@ -38,6 +39,7 @@ from conductor_operator.domain.compatibility import (
     Compatibility,
     Finding,
     InvalidDefinition,
+    StandingWarning,
     Verdict,
     compare,
 )
@@ -59,6 +61,8 @@ from conductor_operator.domain.waves import (
     ineligibility,
     pick,
     quota,
+    selector_text,
+    started_at,
     waves_of,
 )
 
@@ -80,6 +84,8 @@ class PlanVerdict:
     level: Compatibility
     findings: tuple[tuple[int, Finding], ...]
     """(from version, finding), by version then in the order compare() gives."""
+    standing_warnings: tuple[tuple[int, StandingWarning], ...] = ()
+    """(from version, warning): risks that version shares with the target; they do not raise the level."""
 
     def allows(self, strategy: str, *, acknowledged_breaking: bool = False) -> bool:
         return Verdict(self.level).allows(strategy, acknowledged_breaking=acknowledged_breaking)
@@ -89,12 +95,13 @@ def plan_verdict(old_definitions: dict[int, dict], target: dict, *,
                  changed_task_defs: Iterable[str] = ()) -> PlanVerdict:
     """Compare every old version with the target; the worst finding of any of them decides."""
     changed = tuple(changed_task_defs)
-    level, findings = SAFE, []
+    level, findings, standing = SAFE, [], []
     for version in sorted(old_definitions):
         verdict = compare(old_definitions[version], target, changed_task_defs=changed)
         level = max(level, verdict.level)
         findings += [(version, finding) for finding in verdict.findings]
-    return PlanVerdict(level, tuple(findings))
+        standing += [(version, warning) for warning in verdict.standing_warnings]
+    return PlanVerdict(level, tuple(findings), tuple(standing))
 
 
 @dataclass(frozen=True)
@@ -137,6 +144,8 @@ class Phase(StrEnum):
 
 
 ENDED = frozenset({Phase.COMPLETED, Phase.ROLLED_BACK, Phase.ABORTED})
+TERMINAL = frozenset({*ENDED, Phase.FAILED})
+"""Where a plan stops: it then observes nothing more once it has ended (``at_rest``), until its spec changes."""
 
 
 class WaveState(StrEnum):
@@ -144,6 +153,7 @@ class WaveState(StrEnum):
     WATCHING = "Watching"  # the health gate watches what the wave moved
     WAITING = "Waiting"  # the step's pause
     GATE_FAILED = "GateFailed"  # held until promote, rollback or abort
+    HELD = "Held"  # it selected nothing while executions could move: held until it does, or promote skips it
     DONE = "Done"
 
 
@@ -178,6 +188,7 @@ REASON_WORKERS_NOT_IDEMPOTENT = "WorkersNotIdempotent"
 REASON_MOVER_UNSUPPORTED = "MoverUnsupported"
 REASON_DEADLINE_PASSED = "DrainDeadlinePassed"
 REASON_HEALTH_GATE_FAILED = "HealthGateFailed"
+REASON_WAVE_SELECTED_NOTHING = "WaveSelectedNothing"
 REASON_ABORTED = "Aborted"
 REASON_ROLLED_BACK = "RolledBack"
 REASON_CONFLICT = "ConflictingPlan"
@@ -275,13 +286,22 @@ class MigrationStep:
 
 def counts_due(status: MigrationPlanStatus, interval: timedelta, now: datetime) -> bool:
     """Whether running executions should be counted now: every drainDetection.interval, at every step
-    while retiring (a version is deleted only on a fresh count), never once the plan has ended."""
-    if status.phase in (Phase.FAILED, *ENDED):
-        return False
+    while retiring (a version is deleted only on a fresh count), once more as the plan ends (its last counts
+    are as of its end), never after."""
+    if status.phase in TERMINAL:
+        return status.ended_at is None
     if status.phase == Phase.RETIRING:
         return True
     read_at = parse_time(status.running.read_at) if status.running else None
     return read_at is None or now - read_at >= interval
+
+
+def at_rest(status: MigrationPlanStatus, generation: int | None) -> bool:
+    """Whether a reconcile of the plan has nothing to do: it ended (``ended_at``) and its spec is the one it
+    ended with (a new spec starts a failed plan over, and a request may still roll back an aborted one). Then it
+    reads nothing, neither Conductor nor Kubernetes, and its status stays the record of how it ended: the
+    versions registered since and the executions started since are no longer its business."""
+    return status.ended_at is not None and status.phase in TERMINAL and status.observed_generation == generation
 
 
 def gates_digest(spec: MigrationPlanSpec) -> str:
@@ -310,15 +330,17 @@ def check_correlation_id(namespace: str, plan: str, check: str, generation: int 
     return f"migrationplan/{namespace}/{plan}/{check}{where}/gen-{generation or 0}"
 
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def unrecorded_check(executions: Iterable[Mapping], plan_created: str | None) -> str | None:
     """The id of the check workflow a step started without recording it (the operator died in between),
     among the executions carrying its correlationId: the latest started since the plan was created (a plan
     deleted and created again under the same name must not adopt its predecessor's checks)."""
-    def started(execution: Mapping) -> int:
-        return int(execution.get("startTime") or execution.get("createTime") or 0)
+    def started(execution: Mapping) -> datetime:
+        return started_at(execution) or EPOCH
 
-    created = parse_time(plan_created)
-    floor = int(created.timestamp() * 1000) if created else 0
+    floor = parse_time(plan_created) or EPOCH
     latest = max((e for e in executions if started(e) >= floor), key=started, default=None)
     return latest["workflowId"] if latest else None
 
@@ -339,14 +361,15 @@ def mover_for(settings: MoverSettings, flavor: str | None) -> str:
 
 def reads_candidates(spec: MigrationPlanSpec, status: MigrationPlanStatus, now: datetime) -> bool:
     """Whether a step of a moving plan needs the old executions with their current tasks: only where a wave
-    may pick what to move next (a new promote request included). While a wave is watched, paused or stalled
+    may pick what to move next (a new promote request included, and a held wave once its ``until`` passed, every
+    drainDetection.interval). While a wave is watched, paused or stalled
     that read (every task of thousands of executions) would be repeated at every step for figures nothing
     acts on."""
     waves, promote = status.waves, spec.requests.promote if spec.requests else None
     handled = status.handled_requests.promote
     if waves is None or waves.state == WaveState.MOVING or (promote and (handled is None or handled.token != promote)):
         return True
-    if waves.state in (WaveState.WATCHING, WaveState.WAITING):
+    if waves.state in (WaveState.WATCHING, WaveState.WAITING, WaveState.HELD):  # a held wave looks again at until
         return waves.until is None or now >= parse_time(waves.until)
     return False
 
@@ -377,6 +400,8 @@ class _Planner:
         self.warnings: list[tuple[str, str]] = []
         self.promoted = False
         """A promote request was accepted in this step: the pause or the failed gate it names is passed."""
+        self.had_ended = status.ended_at is not None and status.phase in TERMINAL
+        """The plan had ended before this step (a change of its spec woke it)."""
 
     # ---- the walk through the phases ------------------------------------------------------------
 
@@ -655,7 +680,9 @@ class _Planner:
                                f"on, rollback to move the moved executions back, or abort")
         if spec.paused:
             return self._paused(Phase.MOVING)
-        if progress.state == WaveState.MOVING:
+        if progress.state == WaveState.HELD and eligible is None:  # not looked at again in this step
+            return self._held(wave, progress.message or f"{wave.label} selected nothing")
+        if progress.state in (WaveState.MOVING, WaveState.HELD):
             if eligible is None:
                 return self._progress(Phase.MOVING, f"{wave.label}: reading the executions to move")
             size = quota(wave, progress.total, len(moves))
@@ -668,11 +695,16 @@ class _Planner:
                                    f"v{status.verdict.to_version}: a restart on the latest definition would land "
                                    f"there; nothing moves until the target is the highest version again")
             if chosen:
+                if progress.state == WaveState.HELD:
+                    self._wave_state(WaveState.MOVING)
+                    progress.message = None
                 intents = tuple(Move(c.execution_id, c.version, status.verdict.to_version, wave.number,
                                      MoveState.INTENT, mover, format_time(self.now)) for c in chosen)
                 self.actions.append(PlanAction(ActionKind.MOVE, moves=intents, mover=mover))
                 return self._progress(Phase.MOVING, f"{wave.label}: moving {len(chosen)} execution(s) to "
                                                     f"v{status.verdict.to_version}")
+            if size and eligible and not any(m.wave == wave.number for m in moves):
+                return self._hold(wave, eligible)
             self._wave_state(WaveState.WATCHING, self._gate_window())
             progress.gates = []  # this wave's check workflows start now
         if progress.state == WaveState.WATCHING:
@@ -681,6 +713,33 @@ class _Planner:
             return self._progress(Phase.MOVING, f"{wave.label} passed its health gate; the next wave starts at "
                                                 f"{progress.until} (request promote to start it now)")
         return self._next_wave(waves, wave)
+
+    def _hold(self, wave: Wave, eligible: list[Candidate]) -> MigrationStep:
+        """A wave that would move executions, with executions it could move, selected none (its selector admits
+        none of them): it would pass its health gate with 0 of 0 moved, and the next wave would move its share
+        unprotected. It holds instead, and looks again every drainDetection.interval: it goes on once its
+        selector admits an execution (one grew old enough), or when a promote request skips it."""
+        progress = self.status.waves
+        text = (f"{wave.label} selected nothing: its selector ({selector_text(wave.selector)}) admits none of the "
+                f"{len(eligible)} execution(s) it could move")
+        if wave.selector and wave.selector.older_than:
+            starts = [c.started for c in eligible if c.started is not None]
+            text += (f"; the oldest of them is {wave.selector.older_than} old at "
+                     f"{format_time(min(starts) + parse_duration(wave.selector.older_than))}" if starts else
+                     "; the start of none of them is known")
+        if progress.state != WaveState.HELD:
+            self._wave_state(WaveState.HELD)
+            self.events.append(Event("Warning", REASON_WAVE_SELECTED_NOTHING, f"{text}; the plan holds"))
+        progress.until = format_time(self.now + parse_duration(self.spec.drain_detection.interval))
+        progress.message = text
+        return self._held(wave, text)
+
+    def _held(self, wave: Wave, text: str) -> MigrationStep:
+        message = (f"{text}; held: a wave that moves nothing proves nothing, so the next wave does not start. "
+                   f"It goes on once the selector admits an execution; request promote to skip the {wave.label}, "
+                   f"or abort")
+        self.warnings.append((REASON_WAVE_SELECTED_NOTHING, text))
+        return self._stall(Phase.MOVING, REASON_WAVE_SELECTED_NOTHING, message)
 
     def _eligible(self, moves: tuple[Move, ...]) -> list[Candidate] | None:
         """The old executions a wave may move, when the shell read them (see ``reads_candidates``); the
@@ -862,6 +921,9 @@ class _Planner:
             self.promoted = True
             what = "its pause" if waves.state == WaveState.WAITING else "its failed health gate"
             return f"wave {waves.current}: went on past {what}"
+        if status.phase == Phase.MOVING and waves and waves.state == WaveState.HELD:
+            self.promoted = True
+            return f"wave {waves.current}: skipped, as it selected nothing; the next wave starts"
         if self.spec.strategy.drain and status.phase == Phase.DRAINING and status.cutover_at is None:
             self.promoted = True
             return "cut over before the drain ended: what still runs finishes on its version"
@@ -918,7 +980,7 @@ class _Planner:
 
     def _record_counts(self, target_version: int) -> None:
         counts = self.observed.counts
-        if counts is None:
+        if counts is None or self.had_ended:  # a plan that ended keeps its final counts
             return
         status = self.status
         read_at = format_time(self.now)
@@ -1112,7 +1174,8 @@ class _Planner:
             self.actions = [a for a in self.actions if a.kind is not ActionKind.PAUSE_TRIGGERS]
             if any(t.state == "Paused" for t in status.triggers):
                 self.actions.append(PlanAction(ActionKind.RESUME_TRIGGERS))
-        warnings = list(dict.fromkeys(self.warnings))
+        self._record_end()
+        warnings = list(dict.fromkeys([*self.warnings, *_standing_warnings(status)]))
         cut = status.registered_at is not None
         drained_at = status.drain.drained_at if status.drain else None
         conditions = [
@@ -1125,7 +1188,25 @@ class _Planner:
             Condition(WARNING, TRUE if warnings else FALSE, warnings[0][0] if warnings else REASON_NO_WARNINGS,
                       "; ".join(text for _, text in warnings)),
         ]
+        if self.had_ended and status.ended_at and (kept := status.condition(WARNING)):
+            conditions[-1] = Condition(WARNING, kept.status, kept.reason, kept.message)  # the record of its end
         return MigrationStep(status, conditions, self.actions, self.events)
+
+    def _record_end(self) -> None:
+        """A plan in a terminal phase has ended once nothing is left to do (triggers resumed, what it started
+        stopped) and it has counted its executions a last time: ``ended_at`` records when, and its counts and
+        message stand as of then (``at_rest``). Leaving a terminal phase (a failed plan starting over, an aborted
+        one rolled back) clears it."""
+        status = self.status
+        if status.phase not in TERMINAL:
+            status.ended_at = None
+            return
+        if status.ended_at is None and not self.actions and self.observed.counts is not None:
+            status.ended_at = format_time(self.now)
+        if status.ended_at:
+            note = f"final counts as of {status.running.read_at if status.running else status.ended_at}"
+            if note not in (status.message or ""):
+                status.message = f"{status.message}; {note}" if status.message else note
 
     def _gates_condition(self) -> tuple[str, str, str]:
         status = self.status
@@ -1254,8 +1335,16 @@ def _drain_state(drain: DrainStatus | None) -> DrainState:
 def _verdict_status(verdict: PlanVerdict, from_versions: list[int], to_version: int) -> VerdictStatus:
     findings = [FindingStatus(level=f.level.value, reason=f.reason.value, task_ref=f.task_ref,
                               message=f"v{version}: {f.message}") for version, f in verdict.findings]
-    return VerdictStatus(level=verdict.level.value, findings=findings, from_versions=from_versions,
-                         to_version=to_version)
+    standing = [StandingWarningStatus(reason=w.reason.value, task_ref=w.task_ref, message=f"v{version}: {w.message}")
+                for version, w in verdict.standing_warnings]
+    return VerdictStatus(level=verdict.level.value, findings=findings, standing_warnings=standing,
+                         from_versions=from_versions, to_version=to_version)
+
+
+def _standing_warnings(status: MigrationPlanStatus) -> list[tuple[str, str]]:
+    """The verdict's standing warnings, for the Warning condition after the plan's own warnings."""
+    warnings = status.verdict.standing_warnings if status.verdict else []
+    return [(w.reason, f"standing warning (not in the verdict): {w.message}") for w in warnings]
 
 
 def _some(ids: Sequence[str], shown: int = 5) -> str:
@@ -1274,21 +1363,33 @@ def _gate_text(gates: Iterable[GateResult]) -> str:
 
 REASON_AWAITING_ACTIVATION = "AwaitingActivation"
 REASON_RETIRED = "RetiredByMigrationPlan"
+REASON_RETIRED_RUNNING = "RetiredVersionRunning"
 
 
 def definition_hold(*, resource: str, workflow_name: str, version: int, activation: str, ever_registered: bool,
-                    plans: Iterable[MigrationPlan], label: str) -> list[Condition] | None:
+                    plans: Iterable[MigrationPlan], label: str, running: int | None = None) -> list[Condition] | None:
     """Conditions for a WorkflowDefinition whose version is absent from Conductor and must stay so, else None.
 
     Absent because a MigrationPlan retired it (registering it again would undo the retirement), or
     because it waits for a plan to release it (``spec.activation: ByMigrationPlan``): registering a
-    version is what moves unpinned starts to it, so it waits for the plan's gates.
+    version is what moves unpinned starts to it, so it waits for the plan's gates. ``running`` counts the
+    running executions of a retired version (None: not counted): retiring deletes the definition, not the
+    executions, and a plain restart of an ended one runs it again on its own version, which no plan watches
+    any more, so their reappearance is a Warning.
     """
     plans = list(plans)
     if retired_by := plans_retiring(workflow_name, version, plans):
-        message = f"{label} was retired from Conductor by MigrationPlan {', '.join(retired_by)}"
+        by = f"MigrationPlan {', '.join(retired_by)}"
+        message = f"{label} was retired from Conductor by {by}"
+        warning = Condition(WARNING, FALSE, REASON_NO_WARNINGS, "")
+        if running:
+            warning = Condition(WARNING, TRUE, REASON_RETIRED_RUNNING,
+                                f"executions of {label} run again although {by} retired it (status.executions."
+                                f"running counts them): a plain restart of an ended execution runs it on its own "
+                                f"version, which nothing migrates any more; let them end, or restart them with "
+                                f"useLatestDefinitions")
         return [*kstatus(True, REASON_RETIRED, message),
-                Condition(REGISTERED, FALSE, REASON_RETIRED, message)]
+                Condition(REGISTERED, FALSE, REASON_RETIRED, message), warning]
     if activation == "ByMigrationPlan" and not ever_registered and not plans_releasing(resource, plans):
         message = (f"{label} is registered once a MigrationPlan in this namespace that targets WorkflowDefinition "
                    f"{resource} passes its gates (spec.activation: ByMigrationPlan)")

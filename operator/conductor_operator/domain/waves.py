@@ -13,7 +13,7 @@ import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from conductor_operator.api.common import parse_duration
@@ -90,9 +90,23 @@ def current_task(execution: Mapping) -> str | None:
     return active[-1].get("referenceTaskName") if active else None
 
 
-def candidate(execution: Mapping, started: datetime | None) -> Candidate:
+def started_at(execution: Mapping) -> datetime | None:
+    """When an execution started, the one answer to that question: its ``startTime``, else its ``createTime``;
+    None when it has neither.
+
+    Conductor OSS 3.32.3 answers ``GET /workflow/{id}`` (and the correlated search) with both, equal, but
+    ``POST /workflow/bulk/search``, through which running executions are read, with ``createTime`` only
+    (docs/conductor-facts.md). A restart sets both to the time of the restart.
+    """
+    for key in ("startTime", "createTime"):
+        if millis := execution.get(key):
+            return datetime.fromtimestamp(int(millis) / 1000, UTC)
+    return None
+
+
+def candidate(execution: Mapping) -> Candidate:
     return Candidate(str(execution["workflowId"]), int(execution.get("workflowVersion") or 0),
-                     str(execution.get("status")), started, execution.get("correlationId"),
+                     str(execution.get("status")), started_at(execution), execution.get("correlationId"),
                      current_task(execution))
 
 
@@ -118,6 +132,16 @@ def selected(item: Candidate, selector: CanarySelector | None, now: datetime) ->
     if selector.correlation_id_pattern and not re.search(selector.correlation_id_pattern, item.correlation_id or ""):
         return False
     return not (selector.current_task and item.current_task != selector.current_task)
+
+
+def selector_text(selector: CanarySelector | None) -> str:
+    """A selector as the spec writes it, for messages: "olderThan 30s, currentTask b" ("every execution": none)."""
+    if selector is None:
+        return "every execution"
+    parts = [f"olderThan {selector.older_than}" if selector.older_than else "",
+             f"correlationIdPattern {selector.correlation_id_pattern}" if selector.correlation_id_pattern else "",
+             f"currentTask {selector.current_task}" if selector.current_task else ""]
+    return ", ".join(p for p in parts if p) or "every execution"
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,11 @@ import copy
 import hashlib
 import json
 import ssl
-from collections.abc import Callable
+import weakref
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
@@ -23,8 +25,16 @@ from conductor_operator.api.cluster import ConductorCluster
 from conductor_operator.api.common import parse_duration
 from conductor_operator.api.definitions import TaskDefinition, WorkflowDefinition
 from conductor_operator.api.migration import MigrationPlan
-from conductor_operator.conductor.client import ConductorClient, Flavor, server_root
-from conductor_operator.conductor.errors import ConductorError, NotFound, Rejected, Unauthorized, Unavailable
+from conductor_operator.conductor.client import ConductorClient, Flavor, display_url, server_root
+from conductor_operator.conductor.errors import (
+    AddressNotAllowed,
+    ConductorError,
+    NotConductor,
+    NotFound,
+    Rejected,
+    Unauthorized,
+    Unavailable,
+)
 from conductor_operator.domain import definitions as defs
 from conductor_operator.domain import migrations
 from conductor_operator.domain.conditions import (
@@ -44,7 +54,11 @@ REASON_REACHABLE = "Reachable"
 REASON_UNREACHABLE = "Unreachable"
 REASON_AUTH_FAILED = "AuthenticationFailed"
 REASON_INVALID_SPEC = "InvalidSpec"
+REASON_NOT_CONDUCTOR = "NotConductor"
+REASON_URL_NOT_ALLOWED = "URLNotAllowed"
 COUNT_CACHE_SECONDS = 1.0
+CYCLE_READS = 50
+"""At most this many definitions are read to find a cycle of pinned sub-workflows."""
 
 
 @dataclass
@@ -88,20 +102,28 @@ def _parse_cluster(body) -> ConductorCluster:
                                              f"{validation_message(exc)}") from None
 
 
+def _forget_server(status: dict) -> None:
+    """What a ConductorCluster's status said about a server that is no longer identified."""
+    status.pop("serverVersion", None)
+    status.pop("flavor", None)
+
+
 def cluster_name(resource) -> str | None:
     return resource.spec.cluster_ref.name if resource.spec.cluster_ref else None
 
 
 def conclude(status: dict, wanted: list[Condition], now: datetime, generation: int | None, *,
               events=(), retry_after: float | None = None, message: str = "") -> Outcome:
-    """The Outcome for a status with these conditions; events are kept only when a condition changed.
+    """The Outcome for a status with these conditions, and its events.
 
-    A resource stalled on bad input is re-checked periodically and must not repeat its warning.
+    Every event of an action taken is kept; an event reporting a state (``Event.state``) only when a condition
+    changed: a resource stalled on bad input is re-checked periodically and must not repeat its warning.
     """
     previous = status.get("conditions")
     conditions = merge_conditions(previous, wanted, now, generation)
     status.update(observedGeneration=generation, conditions=conditions)
-    return Outcome(status, list(events) if transitioned(previous, conditions) else [], retry_after, message)
+    changed = transitioned(previous, conditions)
+    return Outcome(status, [e for e in events if changed or not e.state], retry_after, message)
 
 
 def utcnow() -> datetime:
@@ -129,6 +151,9 @@ class Runtime:
         self._locks: dict[str, asyncio.Lock] = {}
         self._counts: dict[tuple[int, str], tuple[datetime, dict[int, int]]] = {}
         self._recorded: dict[str, tuple[dict, dict]] = {}
+        self._retired: list[tuple[weakref.finalize, Callable[[], Awaitable[None]]]] = []
+        self._closing: set[asyncio.Task] = set()
+        self._retry_at: dict[str, datetime] = {}  # uid -> when a resource Conductor could not serve may try again
 
     def record_status(self, uid: str, based_on: dict, written: dict | None) -> None:
         """Remember the status a reconcile wrote, and the status it started from."""
@@ -146,6 +171,33 @@ class Runtime:
         for _, client in self._clients.values():
             await client.aclose()
         self._clients.clear()
+        for finalizer, closer in self._retired:
+            if finalizer.detach() is not None:
+                await closer()
+        self._retired.clear()
+
+    def _retire(self, client: ConductorClient) -> None:
+        """A client replaced because its ConductorCluster changed is closed once nothing refers to it any more.
+
+        Closing it at once broke the reconciles that were still using it ("Cannot send a request, as the client
+        has been closed"): each reconcile keeps the client it began with to the end, and lets go of it then.
+        """
+        closer = getattr(client, "closer", None)
+        if closer is None:
+            return  # a client with nothing to close
+        close = closer()
+        loop = asyncio.get_running_loop()
+
+        def closed_when_unused() -> None:
+            def start() -> None:
+                task = loop.create_task(close())
+                self._closing.add(task)
+                task.add_done_callback(self._closing.discard)
+            if not loop.is_closed():
+                loop.call_soon_threadsafe(start)
+
+        self._retired = [(f, c) for f, c in self._retired if f.alive]
+        self._retired.append((weakref.finalize(client, closed_when_unused), close))
 
     def lock(self, body) -> asyncio.Lock:
         return self._locks.setdefault(body["metadata"]["uid"], asyncio.Lock())
@@ -189,19 +241,41 @@ class Runtime:
         cached = self._clients.get(cache_key)
         if cached and cached[0] == fingerprint:
             return cached[1]
+        verify = self._verify(cluster)
+        allow = self.settings.url_allow
+        if refusal := allow.host_refusal(urlsplit(spec.url.strip()).hostname):
+            raise UserError(REASON_URL_NOT_ALLOWED, f"spec.url: the operator does not connect to {refusal}")
+        try:
+            # identify: nothing is sent to the server, nor any answer of it shown, before it is identified as
+            # Conductor. connect_check: every connection's address is checked where it is opened.
+            client = self._client_factory(
+                spec.url, flavor=flavor, key_id=key_id, key_secret=key_secret, verify=verify,
+                timeout=parse_duration(spec.timeouts.request).total_seconds(),
+                connect_timeout=parse_duration(spec.timeouts.connect).total_seconds(),
+                identify=True, connect_check=allow.address_refusal)
+        except ValueError as exc:  # a URL the CRD should have refused (an object stored before the rule)
+            raise UserError(REASON_INVALID_SPEC, f"spec.url: {exc}") from None
         if cached:
-            await cached[1].aclose()
-        verify: object = True
-        if spec.tls and spec.tls.insecure_skip_verify:
-            verify = False
-        elif spec.tls and spec.tls.ca_bundle:
-            verify = ssl.create_default_context(cadata=spec.tls.ca_bundle)
-        client = self._client_factory(
-            spec.url, flavor=flavor, key_id=key_id, key_secret=key_secret, verify=verify,
-            timeout=parse_duration(spec.timeouts.request).total_seconds(),
-            connect_timeout=parse_duration(spec.timeouts.connect).total_seconds())
+            self._retire(cached[1])
         self._clients[cache_key] = (fingerprint, client)
         return client
+
+    @staticmethod
+    def _verify(cluster: ConductorCluster) -> ssl.SSLContext | bool:
+        """How the client checks the server's certificate; UserError naming spec.tls.caBundle when it is unusable."""
+        tls = cluster.spec.tls
+        if tls and tls.insecure_skip_verify:
+            return False
+        if tls and tls.ca_bundle:
+            try:
+                return ssl.create_default_context(cadata=tls.ca_bundle)
+            except (ssl.SSLError, ValueError, TypeError) as exc:
+                reason = getattr(exc, "reason", None) or type(exc).__name__
+                raise UserError(REASON_INVALID_SPEC, f"spec.tls.caBundle holds no certificate the operator can load "
+                                                     f"({reason}): give the CA certificates in PEM form, each from "
+                                                     f"-----BEGIN CERTIFICATE----- to -----END CERTIFICATE-----") \
+                    from None
+        return True
 
     async def running_counts(self, client: ConductorClient, workflow_name: str) -> dict[int, int]:
         """Running executions per version, shared for a few seconds by every resource of the name."""
@@ -223,7 +297,7 @@ class Runtime:
         if due_only and cluster and not _due(status.get("lastCheckedAt"), cluster.spec.health_check_interval, now):
             return None
         async with self.lock(body):
-            url = cluster.spec.url if cluster else ""
+            url = display_url(cluster.spec.url) if cluster else ""  # never a password, a query or a fragment
             try:
                 client = await self._client_from_cluster(body["metadata"]["namespace"], _parse_cluster(body))
                 version = await client.server_version()
@@ -233,6 +307,16 @@ class Runtime:
             except UserError as exc:
                 wanted = kstatus(False, exc.reason, exc.message, stalled=True)
                 status.update(reachable=False)
+                _forget_server(status)
+            except NotConductor as exc:
+                wanted = kstatus(False, REASON_NOT_CONDUCTOR, f"the server at {url} is not Conductor: {exc.message}; "
+                                 f"point spec.url at a Conductor server's root (its API is under /api)", stalled=True)
+                status.update(reachable=True)
+                _forget_server(status)
+            except AddressNotAllowed as exc:
+                wanted = kstatus(False, REASON_URL_NOT_ALLOWED, f"spec.url: {exc.message}", stalled=True)
+                status.update(reachable=False)
+                _forget_server(status)
             except Unauthorized as exc:
                 wanted = kstatus(False, REASON_AUTH_FAILED, f"Conductor at {url} refused the credentials: "
                                  f"{exc.message}", stalled=True)
@@ -242,18 +326,29 @@ class Runtime:
                                  reconciling=True)
                 status.update(reachable=False)
             status["lastCheckedAt"] = format_time(now)
-            return conclude(status, wanted, now, body["metadata"].get("generation"))
+            # Reachability is a state: said once when it changes, not at every health check.
+            ready = wanted[0]
+            event = defs.state_event("Normal" if ready.status == "True" else "Warning", ready.reason, ready.message)
+            return conclude(status, wanted, now, body["metadata"].get("generation"), events=[event])
 
     # ---- WorkflowDefinition ---------------------------------------------------------------------
 
     async def definition_body(self, namespace: str, spec: dict) -> dict:
+        """The definition, inline or from its ConfigMap; refused (UserError) when nested past the operator's limits,
+        which a ConfigMap's JSON file never met the CRD schema's."""
         if spec.get("definition") is not None:
-            return dict(spec["definition"])
+            loaded = dict(spec["definition"])
+            if error := defs.depth_error(loaded, "spec.definition"):
+                raise UserError(defs.REASON_TOO_DEEP, error)
+            return loaded
         ref = (spec.get("definitionFrom") or {}).get("configMapKeyRef") or {}
         try:
             text = await self.kube.config_map_value(namespace, ref.get("name", ""), ref.get("key", ""))
         except Missing as exc:
             raise UserError(REASON_SOURCE_INVALID, f"spec.definitionFrom: {exc}") from None
+        where = f"the definition in ConfigMap {ref.get('name')} key {ref.get('key')}"
+        if error := defs.text_depth_error(text, where):
+            raise UserError(defs.REASON_TOO_DEEP, error)
         try:
             loaded = json.loads(text)
         except json.JSONDecodeError as exc:
@@ -262,6 +357,8 @@ class Runtime:
         if not isinstance(loaded, dict):
             raise UserError(REASON_SOURCE_INVALID, f"ConfigMap {ref['name']} key {ref['key']} holds JSON that is "
                                                    f"not a definition object")
+        if error := defs.depth_error(loaded, where):
+            raise UserError(defs.REASON_TOO_DEEP, error)
         return loaded
 
     def check_identity(self, loaded: dict, name: str, version: int | None) -> None:
@@ -289,7 +386,7 @@ class Runtime:
             register=lambda client, desired: client.register_workflow_defs([desired]),
             count=lambda client: self.running_counts(client, name),
             count_key=version,
-            hold=lambda status: self._workflow_hold(resource, status),
+            hold=lambda status, client, now: self._workflow_hold(resource, status, client, now),
         )
 
     def invalid_spec(self, body, error: ValidationError) -> Outcome:
@@ -297,12 +394,20 @@ class Runtime:
         message = f"spec is invalid: {validation_message(error)}"
         return conclude(dict(body.get("status") or {}), kstatus(False, REASON_INVALID_SPEC, message, stalled=True),
                          self.clock(), body["metadata"].get("generation"),
-                         events=[defs.Event("Warning", REASON_INVALID_SPEC, message)])
+                         events=[defs.state_event("Warning", REASON_INVALID_SPEC, message)])
+
+    def too_deep(self, body, where: str) -> Outcome:
+        """An object whose spec was cut as it was read (nested too deep to walk): Stalled, and nothing else done."""
+        message = defs.cut_message(where)
+        return conclude(dict(body.get("status") or {}), kstatus(False, defs.REASON_TOO_DEEP, message, stalled=True),
+                         self.clock(), body["metadata"].get("generation"),
+                         events=[defs.state_event("Warning", defs.REASON_TOO_DEEP, message)])
 
     def _definition_due(self, resource, status: dict, now: datetime) -> bool:
         conditions = {c.get("type"): c.get("status") for c in status.get("conditions") or []}
         if conditions.get("Reconciling") == "True":
-            return True  # Conductor was unavailable: retry on every tick
+            # Conductor was unavailable: retry on a tick, once the delay (its Retry-After, the backoff) has passed
+            return now >= self._retry_at.get(resource.metadata.uid, now)
         if conditions.get("Ready") != "True" and conditions.get("Stalled") != "True":
             return True  # never settled
         if _due(status.get("lastDriftCheckAt"), resource.spec.drift_check_interval, now):
@@ -312,22 +417,51 @@ class Runtime:
 
     @staticmethod
     async def _workflow_warnings(client: ConductorClient, desired: dict, recorded: str | None) -> list[tuple[str, str]]:
-        unpinned = defs.unpinned_sub_workflows(desired)
-        if not unpinned:
-            return []
-        return [(defs.REASON_UNPINNED_SUB_WORKFLOW,
-                 f"sub-workflow task(s) {', '.join(unpinned)} have no version: they start whatever version "
-                 f"of the child is the latest at that moment; pin subWorkflowParam.version")]
+        warnings = []
+        if unpinned := defs.unpinned_sub_workflows(desired):
+            warnings.append((defs.REASON_UNPINNED_SUB_WORKFLOW,
+                             f"sub-workflow task(s) {', '.join(unpinned)} have no version: they start whatever "
+                             f"version of the child is the latest at that moment; pin subWorkflowParam.version"))
+        if cycle := await Runtime._sub_workflow_cycle(client, desired):
+            warnings.append(defs.cycle_warning(cycle))
+        return warnings
 
-    async def _workflow_hold(self, resource: WorkflowDefinition, status: dict) -> list[Condition] | None:
-        """Keep a version out of Conductor while a MigrationPlan has not released it, or after one retired it."""
+    @staticmethod
+    async def _sub_workflow_cycle(client: ConductorClient, desired: dict) -> list[tuple[str, int]] | None:
+        """A cycle of pinned sub-workflows through ``desired``: its own pins, then those of the definitions they
+        pin as Conductor holds them (read one by one, at most CYCLE_READS; most definitions pin nothing)."""
+        start = (desired["name"], desired["version"])
+        pinned = {start: defs.pinned_sub_workflow_refs(desired)}
+        waiting = [ref for ref in pinned[start] if ref != start]
+        while waiting and len(pinned) <= CYCLE_READS:
+            ref = waiting.pop(0)
+            if ref in pinned:
+                continue
+            try:
+                found = await client.get_workflow_def(*ref)
+            except Rejected:
+                found = None
+            pinned[ref] = defs.pinned_sub_workflow_refs(found) if isinstance(found, dict) else []
+            waiting += [child for child in pinned[ref] if child not in pinned]
+        return defs.sub_workflow_cycle(start, pinned)
+
+    async def _workflow_hold(self, resource: WorkflowDefinition, status: dict, client: ConductorClient,
+                             now: datetime) -> list[Condition] | None:
+        """Keep a version out of Conductor while a MigrationPlan has not released it, or after one retired it.
+
+        A retired version's running executions are still counted (into ``status``), at every resync: the plan
+        that retired it has ended and no longer looks, and restarted executions of it run unseen otherwise."""
         spec = resource.spec
         bodies = await self.kube.migration_plans(resource.metadata.namespace)
         plans = migrations.same_cluster(parse_plans(bodies), cluster_name(resource), self.settings.default_cluster)
+        running = None
+        if migrations.plans_retiring(spec.name, spec.version, plans):
+            running = (await self.running_counts(client, spec.name)).get(spec.version, 0)
+            status["executions"] = {"running": running, "readAt": format_time(now)}
         return migrations.definition_hold(
             resource=resource.metadata.name, workflow_name=spec.name, version=spec.version,
             activation=spec.activation, ever_registered=bool(status.get("contentHash")), plans=plans,
-            label=f"workflow {spec.name} v{spec.version}")
+            label=f"workflow {spec.name} v{spec.version}", running=running)
 
     async def _reconcile_definition(self, body, resource, due_only: bool, attempt: int, label: str, *, desired_of,
                                     identity, validate, warnings_of, get, register, count, count_key,
@@ -353,20 +487,27 @@ class Runtime:
                 observed = await get(client)
             except UserError as exc:
                 return finish(kstatus(False, exc.reason, exc.message, stalled=True),
-                              [defs.Event("Warning", exc.reason, exc.message)])
+                              [defs.state_event("Warning", exc.reason, exc.message)])
             except Unavailable as exc:
-                return self.unavailable(status, now, generation, label, exc, attempt)
+                return self.unavailable(status, now, generation, label, exc, attempt, uid=meta.get("uid"))
             except Rejected as exc:
                 return finish(kstatus(False, defs.REASON_REJECTED, f"Conductor refused reading {label}: {exc.message}",
                                       stalled=True))
-            if hold is not None and observed is None and (held := await hold(status)) is not None:
-                status["registered"] = False
-                return finish(held, [defs.Event("Normal", held[0].reason, held[0].message)])
+            if hold is not None and observed is None:
+                try:
+                    held = await hold(status, client, now)
+                except ConductorError as exc:  # a retired version's running executions could not be counted
+                    return self.unavailable(status, now, generation, label, exc, attempt, uid=meta.get("uid"))
+                if held is not None:
+                    status["registered"] = False
+                    return finish(held, [defs.state_event("Normal", held[0].reason, held[0].message),
+                                         *(defs.state_event("Warning", c.reason, c.message) for c in held
+                                           if c.type == defs.WARNING and c.status == "True")])
 
             try:
                 warnings = await warnings_of(client, desired, status.get("contentHash"))
             except Unavailable as exc:
-                return self.unavailable(status, now, generation, label, exc, attempt)
+                return self.unavailable(status, now, generation, label, exc, attempt, uid=meta.get("uid"))
             plan = defs.plan_definition(
                 desired, status.get("contentHash"), observed,
                 defs.DefinitionPolicy(on_drift=policy.on_drift,
@@ -377,7 +518,7 @@ class Runtime:
                     await register(client, desired)
                     status["registeredAt"] = format_time(now)
                 except Unavailable as exc:
-                    return self.unavailable(status, now, generation, label, exc, attempt)
+                    return self.unavailable(status, now, generation, label, exc, attempt, uid=meta.get("uid"))
                 except Rejected as exc:
                     plan = defs.rejected(label=label, message=exc.message, registered=observed is not None,
                                          recorded_hash=status.get("contentHash"), warnings=warnings)
@@ -395,10 +536,19 @@ class Runtime:
             return finish(plan.conditions, plan.events)
 
     def unavailable(self, status: dict, now: datetime, generation, label: str, exc: ConductorError,
-                     attempt: int) -> Outcome:
+                     attempt: int, *, uid: str | None = None) -> Outcome:
+        """Reconciling, the last good status kept; retried with backoff, never sooner than the server's
+        Retry-After (a throttled Conductor, or a gateway in front of it, is not the user's fault). With
+        ``uid``, the resource's timer waits as long too."""
+        retry_after = getattr(exc, "retry_after", None)
+        delay = self.settings.retry_delay(attempt, retry_after)
+        if uid:
+            self._retry_at[uid] = now + timedelta(seconds=delay)
         message = f"Conductor is unavailable while reconciling {label}: {exc.message}; retrying with backoff"
+        if retry_after is not None:
+            message += f" (HTTP {exc.status}: Retry-After {retry_after:g}s)"
         return conclude(status, defs.unavailable(status.get("conditions"), message), now, generation,
-                         retry_after=self.settings.retry_delay(attempt), message=message)
+                         retry_after=delay, message=message)
 
     async def finalize_workflow(self, body, *, attempt: int = 0) -> Outcome:
         resource = _parse_or_none(WorkflowDefinition, body)

@@ -6,7 +6,8 @@ drainDetection.interval, and at every step while retiring together with the defi
 an old version (the planner retires a version only on those fresh facts). While executions move,
 every step reads the ledger, the executions still to move (with their tasks) and the state of those
 moved. Moves a previous step began are settled before anything is planned. Each action is carried
-out on its own, so one that fails leaves the results of the others recorded.
+out on its own, so one that fails leaves the results of the others recorded. A plan that ended reads
+nothing at all until its spec changes.
 """
 
 from __future__ import annotations
@@ -58,6 +59,8 @@ async def reconcile_plan(runtime: Runtime, body, *, attempt: int = 0) -> Outcome
             plan = MigrationPlan.from_body({**body, "status": recorded})
         except ValidationError as exc:
             return runtime.invalid_spec(body, exc)
+        if plans.at_rest(plan.status, generation):
+            return Outcome(None)  # it ended: nothing to read, its status is the record of its end
         try:
             target = await _target_view(runtime, meta["namespace"], plan)
             client = await runtime.client_for(meta["namespace"], cluster_name(plan))
@@ -71,13 +74,13 @@ async def reconcile_plan(runtime: Runtime, body, *, attempt: int = 0) -> Outcome
             return _error(runtime, body, recorded, now, unavailable=(label, Unavailable(None, str(exc)), attempt))
         except UserError as exc:
             return _error(runtime, body, recorded, now, kstatus(False, exc.reason, exc.message, stalled=True),
-                          defs.Event("Warning", exc.reason, exc.message))
+                          defs.state_event("Warning", exc.reason, exc.message))
         except Unavailable as exc:
             return _error(runtime, body, recorded, now, unavailable=(label, exc, attempt))
         except ConductorError as exc:
             message = f"Conductor refused a request of {label}: {exc.message}"
             return _error(runtime, body, recorded, now, kstatus(False, defs.REASON_REJECTED, message, stalled=True),
-                          defs.Event("Warning", defs.REASON_REJECTED, message))
+                          defs.state_event("Warning", defs.REASON_REJECTED, message))
         step = plans.plan_migration(plan.spec, plan.status, observed, now, generation)
         if settled:
             step.events.append(defs.Event("Normal", "MovesSettled", _settled_text(settled)))
@@ -223,10 +226,10 @@ async def observe_plan(client: ConductorClient, plan: MigrationPlan, target: pla
         running = await client.running_executions(name)
         counts = counts_by_version(running)
         old = [e for e in running if int(e.get("workflowVersion") or 0) in old_versions]
-        old_starts = tuple(_started(e) for e in old if e.get("startTime"))
+        old_starts = tuple(started for e in old if (started := waves.started_at(e)) is not None)
         if moving and plans.reads_candidates(spec, status, now):
             unmoved = [e["workflowId"] for e in old if e["workflowId"] not in ledger.moves]
-            candidates = tuple(waves.candidate(e, _started(e) if e.get("startTime") else None)
+            candidates = tuple(waves.candidate(e)
                                for e in await client.existing_executions(unmoved, include_tasks=True)
                                if e.get("status") in waves.RUNNING_STATES)
             target_def = await client.get_workflow_def(name, status.verdict.to_version)
@@ -258,10 +261,6 @@ async def observe_plan(client: ConductorClient, plan: MigrationPlan, target: pla
                                  flavor=flavor, moves=tuple(ledger.moves.values()), candidates=candidates,
                                  move_states=move_states, target_refs=target_refs, old_starts=old_starts,
                                  pinning_triggers=pinning)
-
-
-def _started(execution: dict) -> datetime:
-    return datetime.fromtimestamp(int(execution["startTime"]) / 1000, UTC)
 
 
 async def _last_poll(client: ConductorClient, task_type: str) -> datetime | None:
