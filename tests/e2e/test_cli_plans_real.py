@@ -79,3 +79,28 @@ def test_unknown_plan_exits_2(crds, kubeconfig, namespace, capsys):
     code, out, err = run(capsys, kubeconfig, namespace, "status", "absent")
     assert (code, out) == (2, "")
     assert err == f"kubectl-conductor: error: MigrationPlan {namespace}/absent not found\n"
+
+
+def test_diff_reads_a_definition_from_a_config_map_on_the_cluster(crds, k8s, namespace, kubeconfig, tmp_path, capsys):
+    """The README's layout for existing JSON files: the WorkflowDefinition names a ConfigMap in the cluster."""
+    tasks = [{"name": ref, "taskReferenceName": ref, "type": "SIMPLE"} for ref in ("a", "b")]
+    client.CoreV1Api(k8s).create_namespaced_config_map(namespace, client.V1ConfigMap(
+        metadata=client.V1ObjectMeta(name="orders-v2"),
+        data={"workflow.json": json.dumps({"name": "orders", "version": 2, "tasks": tasks})}))
+    old = tmp_path / "v1.json"
+    old.write_text(json.dumps({"name": "orders", "version": 1, "tasks": tasks[:1]}))
+    new = tmp_path / "v2.yaml"
+    source = {"configMapKeyRef": {"name": "orders-v2", "key": "workflow.json"}}
+    new.write_text(json.dumps({"apiVersion": "conductor-operator.io/v1alpha1", "kind": "WorkflowDefinition",
+                               "metadata": {"name": "orders-v2"},
+                               "spec": {"name": "orders", "version": 2, "definitionFrom": source}}))
+
+    code, out, err = run(capsys, kubeconfig, namespace, "diff", str(old), str(new))
+    assert code == 2 and "--from-cluster" in err, "without the flag the cluster is not read"
+
+    code, out, err = run(capsys, kubeconfig, namespace, "diff", str(old), str(new), "--from-cluster")
+    assert (code, err) == (0, "")
+    assert out.startswith("SAFE: orders v1 -> orders v2 (1 finding)")
+
+    code, out, err = run(capsys, kubeconfig, "elsewhere", "diff", str(old), str(new), "--from-cluster")
+    assert code == 2 and "ConfigMap elsewhere/orders-v2 not found on the cluster" in err

@@ -99,6 +99,62 @@ def test_changed_task_definitions_are_repeatable(write, capsys):
                         ["CAUTION", "SharedTaskDefinitionChanged", "c"]]
 
 
+# ---- standing warnings: beside the verdict, never in the exit code ------------------------------
+
+def with_unpinned_child(*refs, version=1):
+    """A definition whose first task starts sub-workflow 'child' at whatever version is the latest."""
+    body = definition(*refs, version=version)
+    body["tasks"].insert(0, {"name": "run_child", "taskReferenceName": "run_child", "type": "SUB_WORKFLOW",
+                             "subWorkflowParam": {"name": "child"}})
+    return body
+
+
+def test_a_sub_workflow_unpinned_in_both_versions_is_a_standing_warning_beside_a_safe_verdict(write, capsys):
+    old, new = write("v1.json", with_unpinned_child("a")), write("v2.json", with_unpinned_child("a", "b", version=2))
+    code, out, _ = run(capsys, "diff", old, new)
+    lines = out.splitlines()
+    assert code == 0
+    assert lines[0] == "SAFE: order v1 -> order v2 (1 finding; 1 standing warning)"
+    assert lines[1].split()[:3] == ["SAFE", "TaskAppended", "b"]
+    assert lines[2] == "Standing warnings (old and new alike; they do not raise the verdict):"
+    assert lines[3].split()[:2] == ["UnpinnedSubWorkflow", "run_child"]
+    assert "in the old version and the new alike" in lines[3]
+    assert lines[-1] == "Strategies allowed: parallel, drain, upgradeWaves"
+
+
+def test_an_unpinned_sub_workflow_the_change_brings_in_is_a_finding(write, capsys):
+    old, new = write("v1.json", definition("a")), write("v2.json", with_unpinned_child("a", version=2))
+    code, out, _ = run(capsys, "diff", old, new)
+    assert code == 0
+    assert out.splitlines()[0] == "CAUTION: order v1 -> order v2 (2 findings)"
+    assert "Standing warnings" not in out
+    assert [line.split()[:3] for line in out.splitlines()[1:-1]] == [["CAUTION", "TaskInserted", "run_child"],
+                                                                     ["CAUTION", "UnpinnedSubWorkflow", "run_child"]]
+
+
+def test_the_exit_code_follows_the_verdict_alone(write, capsys):
+    old = write("v1.json", with_unpinned_child("a", "b"))
+    breaking = write("v2.json", with_unpinned_child("a", version=2))
+    safe = write("v3.json", with_unpinned_child("a", "b", "c", version=3))
+    code, out, _ = run(capsys, "diff", old, breaking)
+    assert (code, out.splitlines()[0]) == (1, "BREAKING: order v1 -> order v2 (1 finding; 1 standing warning)")
+    code, out, _ = run(capsys, "diff", old, safe, "-o", "json")
+    assert (code, json.loads(out)["level"]) == (0, "Safe")
+
+
+def test_json_output_lists_standing_warnings_beside_the_verdict(write, capsys):
+    old, new = write("v1.json", with_unpinned_child("a")), write("v2.json", with_unpinned_child("a", "b", version=2))
+    code, out, _ = run(capsys, "diff", old, new, "-o", "json")
+    document = json.loads(out)
+    assert code == 0
+    assert document["level"] == "Safe"
+    assert [(f["reason"], f["taskRef"]) for f in document["findings"]] == [("TaskAppended", "b")]
+    [warning] = document["standingWarnings"]
+    assert (warning["reason"], warning["taskRef"]) == ("UnpinnedSubWorkflow", "run_child")
+    assert "no pinned version" in warning["message"] and "level" not in warning
+    assert set(document["strategies"].values()) == {"Allowed"}
+
+
 # ---- JSON output --------------------------------------------------------------------------------
 
 def test_json_output_has_the_status_verdict_shape(write, capsys):
@@ -121,7 +177,7 @@ def test_json_output_of_a_safe_change(write, capsys):
     code, out, _ = run(capsys, "diff", path, path, "--output", "json")
     document = json.loads(out)
     assert code == 0
-    assert (document["level"], document["findings"]) == ("Safe", [])
+    assert (document["level"], document["findings"], document["standingWarnings"]) == ("Safe", [], [])
     assert set(document["strategies"].values()) == {"Allowed"}
 
 
@@ -182,7 +238,8 @@ BAD_INPUTS = [
                  "not a WorkflowDefinition of conductor-operator.io/v1alpha1", id="other-api-version"),
     pytest.param(yaml.safe_dump({**manifest("a"), "spec": {"name": "order", "version": 1, "definitionFrom": {
         "configMapKeyRef": {"name": "order", "key": "order.json"}}}}),
-                 "spec.definitionFrom", id="definition-from-a-configmap"),
+                 "spec.definitionFrom names ConfigMap 'order', which no file given holds; pass its manifest with -f",
+                 id="definition-from-a-configmap-not-given"),
     pytest.param(yaml.safe_dump({**manifest("a"), "spec": {"name": "order", "version": 1}}),
                  "spec.definition with a tasks list is missing", id="manifest-without-definition"),
     pytest.param(yaml.safe_dump({**manifest("a"), "spec": {"definition": {"tasks": []}}}),
@@ -267,3 +324,56 @@ def test_examples(capsys, new, code, first_line, findings):
     assert (result, err) == (code, "")
     assert lines[0] == first_line
     assert [line.split()[:3] for line in lines[1:-1]] == findings
+
+
+# ---- definitions in ConfigMaps (spec.definitionFrom) -------------------------------------------
+
+def from_config_map(name="order", version=1, config_map="order-v2", key="workflow.json"):
+    return {**manifest(name=name, version=version),
+            "spec": {"name": name, "version": version,
+                     "definitionFrom": {"configMapKeyRef": {"name": config_map, "key": key}}}}
+
+
+def config_map(name, **data):
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": data}
+
+
+def v2_json(*refs, **extra):
+    return {"workflow.json": json.dumps(definition(*refs, version=2, **extra))}
+
+
+def test_a_definition_from_a_config_map_in_the_same_file(write, capsys):
+    old = write("v1.yaml", manifest("a", "b"))
+    new = write("v2.yaml", [config_map("order-v2", **v2_json("a", "b", "c")),
+                            from_config_map(version=2)])
+    code, out, _ = run(capsys, "diff", old, new)
+    assert code == 0
+    assert out.startswith("SAFE: order v1 -> order v2 (1 finding)")
+    assert "TaskAppended" in out
+
+
+def test_a_definition_from_a_config_map_in_another_file(write, capsys):
+    old = write("v1.yaml", manifest("a", "b"))
+    new = write("v2.yaml", from_config_map(version=2))
+    maps = write("configmaps.yaml", [config_map("other", x="{}"),
+                                     config_map("order-v2", **v2_json("b", "a"))])
+    code, out, _ = run(capsys, "diff", old, new, "-f", maps)
+    assert (code, out.split(":")[0]) == (0, "CAUTION")
+    assert "TasksReordered" in out
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    ({}, "ConfigMap order-v2 ({maps}) has no key 'workflow.json' in its data"),
+    ({"workflow.json": "{not json"}, "ConfigMap order-v2 key workflow.json is not valid JSON"),
+    ({"workflow.json": "[1]"}, "holds JSON that is not a definition object"),
+    (v2_json("a", name="payments"), "holds name 'payments', but spec.name is 'order'"),
+    ({"workflow.json": json.dumps(definition("a", version=3))}, "holds version 3, but spec.version is 2"),
+], ids=["no-key", "broken-json", "not-an-object", "other-name", "other-version"])
+def test_a_config_map_that_cannot_serve_says_why(write, capsys, data, message):
+    old = write("v1.yaml", manifest("a"))
+    new = write("v2.yaml", from_config_map(version=2))
+    maps = write("configmaps.yaml", config_map("order-v2", **data))
+    code, out, err = run(capsys, "diff", old, new, "-f", maps)
+    assert (code, out) == (2, "")
+    assert err.startswith(f"kubectl-conductor: error: {new}: ")
+    assert message.format(maps=maps) in err

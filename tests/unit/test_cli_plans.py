@@ -182,6 +182,17 @@ def test_status_of_a_waves_plan():
     assert "Drain" not in text and "Paused:" not in text
 
 
+def test_status_shows_standing_warnings_beside_the_verdict():
+    verdict = {"level": "Safe", "fromVersions": [1], "toVersion": 2, "findings": [
+        {"level": "Safe", "reason": "TaskAppended", "taskRef": "ship", "message": "appended"}], "standingWarnings": [
+        {"reason": "UnpinnedSubWorkflow", "taskRef": "run_child", "message": "v1: starts child unpinned, v1 too"}]}
+    lines = plans.render_status(plan({**WAVES_PLAN["status"], "verdict": verdict}), NOW).splitlines()
+    at = lines.index("Verdict: Safe (1 finding; 1 standing warning), v1 -> v2")
+    assert lines[at + 1:at + 4] == ["  Safe  TaskAppended  ship  appended",
+                                    "Standing warnings (old and new alike; they do not raise the verdict):",
+                                    "  UnpinnedSubWorkflow  run_child  v1: starts child unpinned, v1 too"]
+
+
 def test_status_of_the_canary_wave():
     body = plan(strategy=WAVES_PLAN["spec"]["strategy"],
                 status={"phase": "Moving", "waves": {"current": 0, "count": 3, "state": "Moving", "total": 20,
@@ -189,6 +200,16 @@ def test_status_of_the_canary_wave():
     lines = plans.render_status(body, NOW).splitlines()
     assert "Waves: the canary, then 2 waves, Moving" in lines
     assert "  moved  [....................]   0% (0/20)" in lines
+
+
+def test_status_of_a_held_canary_says_why_it_holds():
+    why = "canary selected nothing: its selector (olderThan 1h) admits none of the 20 execution(s) it could move"
+    body = plan(strategy=WAVES_PLAN["spec"]["strategy"],
+                status={"phase": "Moving", "waves": {"current": 0, "count": 3, "state": "Held", "total": 20,
+                                                     "moved": 0, "message": why}})
+    text = plans.render_status(body, NOW)
+    assert f"  held: {why}" in text.splitlines()
+    assert "health gate:" not in text
 
 
 def test_status_of_a_drain_plan():
@@ -214,8 +235,16 @@ def test_status_of_a_drained_plan_says_when_instead_of_a_bar():
     assert "time to the deadline" not in text
 
 
-def test_status_of_a_new_plan():
-    text = plans.render_status(plan(), NOW)
+def test_status_of_an_ended_plan_says_its_counts_are_from_its_end():
+    body = plan(status={"observedGeneration": 1, "phase": "Completed", "endedAt": "2026-11-24T09:00:00Z",
+                        "running": {"old": 0, "target": 12, "readAt": "2026-11-24T09:00:00Z"}})
+    lines = plans.render_status(body, NOW).splitlines()
+    assert "Ended:    2026-11-24T09:00:00Z (3h ago); the counts below are as of then" in lines
+
+
+@pytest.mark.parametrize("status", [None, {"observedGeneration": -1}], ids=["no status", "the CRD's default"])
+def test_status_of_a_new_plan(status):
+    text = plans.render_status(plan(status), NOW)
     assert text.splitlines() == ["MigrationPlan team/orders-to-v2 (workflow orders, strategy parallel)",
                                  "Not reconciled yet: the plan has no status (is the operator running?)"]
 

@@ -62,13 +62,20 @@ def _diff_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--task-def-changed", metavar="NAME", action="append", default=[], dest="changed_task_defs",
                         help="a task definition changed along with the workflow (repeatable)")
     parser.add_argument("-o", "--output", choices=("text", "json"), default="text",
-                        help="text for a person (default) or json (level and findings as a MigrationPlan's "
-                             "status.verdict holds them)")
+                        help="text for a person (default) or json (level, findings and standing warnings as a "
+                             "MigrationPlan's status.verdict holds them)")
+    parser.add_argument("-f", "--filename", metavar="FILE", action="append", default=[], dest="config_map_files",
+                        help="manifests holding the ConfigMaps that a manifest's spec.definitionFrom names "
+                             "(repeatable; OLD and NEW are searched too)")
+    parser.add_argument("--from-cluster", action="store_true",
+                        help="read a ConfigMap that no file holds from the cluster (-n, --context, --kubeconfig)")
+    plans.cluster_arguments(parser, "the namespace of the ConfigMaps")
 
 
 def run_diff(args: argparse.Namespace) -> int:
-    old = load_definition(args.old)
-    new = load_definition(args.new)
+    config_maps = ConfigMaps(args)
+    old = load_definition(args.old, config_maps)
+    new = load_definition(args.new, config_maps)
     try:
         verdict = compare(old, new, changed_task_defs=args.changed_task_defs)
     except InvalidDefinition as error:
@@ -80,18 +87,51 @@ def run_diff(args: argparse.Namespace) -> int:
 
 # ---- reading definitions ----------------------------------------------------------------------
 
-def load_definition(path: str) -> dict:
-    """A Conductor workflow definition from a JSON file or a WorkflowDefinition manifest."""
+class ConfigMaps:
+    """The ConfigMaps a WorkflowDefinition's spec.definitionFrom may name: from manifest files first, then, when
+    asked, from the cluster."""
+
+    def __init__(self, args: argparse.Namespace | None = None):
+        self.args = args
+        self.found: dict[str, dict] = {}
+        for path in [*(args.config_map_files if args else []), *((args.old, args.new) if args else ())]:
+            self.add(path, _read_documents(path))
+
+    def add(self, path: str, documents: list) -> None:
+        for document in documents:
+            if isinstance(document, dict) and document.get("kind") == "ConfigMap":
+                name = (document.get("metadata") or {}).get("name")
+                if name:
+                    self.found.setdefault(name, {**document, "_path": path})
+
+    def value(self, path: str, name: str, key: str) -> str:
+        config_map = self.found.get(name)
+        if config_map is None and self.args is not None and self.args.from_cluster:
+            config_map = self.found[name] = plans.read_config_map(self.args, name)
+        if config_map is None:
+            raise BadInput(f"{path}: spec.definitionFrom names ConfigMap {name!r}, which no file given holds; pass "
+                           f"its manifest with -f, or --from-cluster to read it from the cluster")
+        where = config_map.get("_path") or "the cluster"
+        value = (config_map.get("data") or {}).get(key)
+        if not isinstance(value, str):
+            raise BadInput(f"{path}: ConfigMap {name} ({where}) has no key {key!r} in its data")
+        return value
+
+
+def load_definition(path: str, config_maps: ConfigMaps | None = None) -> dict:
+    """A Conductor workflow definition from a JSON file or a WorkflowDefinition manifest (whose definition may
+    come from a ConfigMap: ``config_maps`` finds it)."""
     document = _read_document(path)
     if isinstance(document, dict) and "kind" in document:
-        return _from_manifest(path, document)
+        return _from_manifest(path, document, config_maps or ConfigMaps())
     if isinstance(document, dict) and isinstance(document.get("tasks"), list):
         return document
     raise BadInput(f"{path}: not a workflow definition (expected a Conductor workflow JSON with a tasks list, "
                    f"or a {MANIFEST_KIND} manifest)")
 
 
-def _read_document(path: str):
+def _read_documents(path: str) -> list:
+    """Every document of a JSON file or a (multi-document) YAML file."""
     try:
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -101,17 +141,21 @@ def _read_document(path: str):
     except OSError as error:
         raise BadInput(f"{path}: cannot read it ({error.strerror})") from None
     try:
-        return json.loads(text)
+        return [json.loads(text)]
     except json.JSONDecodeError as error:
         if path.endswith(".json"):
             raise BadInput(f"{path}: not valid JSON ({error.msg} at line {error.lineno})") from None
     try:
-        documents = [doc for doc in yaml.safe_load_all(text) if doc is not None]
+        return [doc for doc in yaml.safe_load_all(text) if doc is not None]
     except yaml.YAMLError as error:
         problem = getattr(error, "problem", None) or "unreadable"
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
         raise BadInput(f"{path}: not valid JSON or YAML ({problem}{where})") from None
+
+
+def _read_document(path: str):
+    documents = _read_documents(path)
     workflows = [doc for doc in documents if isinstance(doc, dict) and doc.get("kind") == MANIFEST_KIND]
     if len(workflows) > 1:
         raise BadInput(f"{path}: holds {len(workflows)} {MANIFEST_KIND} manifests; pass one per file")
@@ -123,22 +167,42 @@ def _read_document(path: str):
     return documents[0]
 
 
-def _from_manifest(path: str, manifest: dict) -> dict:
+def _from_manifest(path: str, manifest: dict, config_maps: ConfigMaps) -> dict:
     kind, api_version = manifest.get("kind"), manifest.get("apiVersion")
     if kind != MANIFEST_KIND or api_version != MANIFEST_API_VERSION:
         raise BadInput(f"{path}: a {kind} of {api_version}, not a {MANIFEST_KIND} of {MANIFEST_API_VERSION}")
     spec = manifest.get("spec")
     if not isinstance(spec, dict):
         raise BadInput(f"{path}: the {MANIFEST_KIND} has no spec")
-    if spec.get("definitionFrom") is not None:
-        raise BadInput(f"{path}: the definition lives in a ConfigMap (spec.definitionFrom); pass its JSON file "
-                       f"instead")
     definition = spec.get("definition")
+    if spec.get("definitionFrom") is not None:
+        definition = _from_config_map(path, spec, config_maps)
     if not isinstance(definition, dict) or not isinstance(definition.get("tasks"), list):
         raise BadInput(f"{path}: spec.definition with a tasks list is missing")
     if not spec.get("name") or spec.get("version") is None:
         raise BadInput(f"{path}: spec.name and spec.version are required")
     return {**definition, "name": spec["name"], "version": spec["version"]}
+
+
+def _from_config_map(path: str, spec: dict, config_maps: ConfigMaps) -> dict:
+    """The definition a ConfigMap key holds, checked as the operator checks it: JSON, an object, and naming the same
+    workflow and version as the manifest (or none)."""
+    ref = (spec.get("definitionFrom") or {}).get("configMapKeyRef") or {}
+    name, key = ref.get("name"), ref.get("key")
+    if not name or not key:
+        raise BadInput(f"{path}: spec.definitionFrom.configMapKeyRef needs a name and a key")
+    try:
+        loaded = json.loads(config_maps.value(path, name, key))
+    except json.JSONDecodeError as error:
+        raise BadInput(f"{path}: ConfigMap {name} key {key} is not valid JSON ({error.msg} at line "
+                       f"{error.lineno})") from None
+    if not isinstance(loaded, dict):
+        raise BadInput(f"{path}: ConfigMap {name} key {key} holds JSON that is not a definition object")
+    for field in ("name", "version"):
+        if loaded.get(field) not in (None, spec.get(field)):
+            raise BadInput(f"{path}: ConfigMap {name} key {key} holds {field} {loaded[field]!r}, but spec.{field} "
+                           f"is {spec.get(field)!r}")
+    return loaded
 
 
 # ---- rendering --------------------------------------------------------------------------------
@@ -157,13 +221,25 @@ def _strategies(verdict: Verdict) -> dict[str, str]:
     return {strategy: status(strategy) for strategy in STRATEGIES}
 
 
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
 def render_text(verdict: Verdict, old: dict, new: dict) -> str:
-    count = len(verdict.findings)
-    lines = [f"{verdict.level.name}: {_label(old)} -> {_label(new)} ({count} finding{'' if count == 1 else 's'})"]
+    counts = _plural(len(verdict.findings), "finding")
+    if verdict.standing_warnings:
+        counts += f"; {_plural(len(verdict.standing_warnings), 'standing warning')}"
+    lines = [f"{verdict.level.name}: {_label(old)} -> {_label(new)} ({counts})"]
     rows = [(f.level.name, str(f.reason), f.task_ref or "-", f.message) for f in verdict.findings]
     level_width, reason_width, ref_width = (max((len(row[i]) for row in rows), default=0) for i in range(3))
     for level, reason, ref, message in rows:
         lines.append(f"  {level:<{level_width}}  {reason:<{reason_width}}  {ref:<{ref_width}}  {message}")
+    if verdict.standing_warnings:
+        lines.append("Standing warnings (old and new alike; they do not raise the verdict):")
+        standing = [(str(w.reason), w.task_ref or "-", w.message) for w in verdict.standing_warnings]
+        reason_width, ref_width = (max(len(row[i]) for row in standing) for i in range(2))
+        for reason, ref, message in standing:
+            lines.append(f"  {reason:<{reason_width}}  {ref:<{ref_width}}  {message}")
     strategies = _strategies(verdict)
     allowed = [name for name, status in strategies.items() if status == "Allowed"]
     line = f"Strategies allowed: {', '.join(allowed)}"
@@ -179,6 +255,8 @@ def render_json(verdict: Verdict, old: dict, new: dict) -> str:
         "level": verdict.level.value,
         "findings": [{"level": f.level.value, "reason": str(f.reason), "taskRef": f.task_ref, "message": f.message}
                      for f in verdict.findings],
+        "standingWarnings": [{"reason": str(w.reason), "taskRef": w.task_ref, "message": w.message}
+                             for w in verdict.standing_warnings],
         "from": {"name": old.get("name"), "version": old.get("version")},
         "to": {"name": new.get("name"), "version": new.get("version")},
         "strategies": _strategies(verdict),

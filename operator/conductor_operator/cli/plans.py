@@ -130,14 +130,42 @@ def _connect(args: argparse.Namespace) -> PlanClient:
     return connect(args.kubeconfig, args.context, args.namespace)
 
 
+def read_config_map(args: argparse.Namespace, name: str) -> dict:
+    """A ConfigMap of the namespace that -n, --context and --kubeconfig name, as a plain manifest."""
+    namespace = args.namespace or default_namespace(args.kubeconfig, args.context)
+    try:
+        api_client = config.new_client_from_config(config_file=args.kubeconfig, context=args.context)
+    except config.ConfigException as error:
+        raise _unusable_kubeconfig(args.kubeconfig, error) from None
+    core = client.CoreV1Api(api_client)
+    try:
+        found = core.read_namespaced_config_map(name, namespace, _request_timeout=API_TIMEOUT_SECONDS)
+    except ApiException as error:
+        if error.status == 404:
+            raise BadInput(f"ConfigMap {namespace}/{name} not found on the cluster") from None
+        raise BadInput(_api_problem(error, "read", f"ConfigMap {namespace}/{name}")) from None
+    except urllib3.exceptions.HTTPError as error:
+        raise BadInput(f"cannot reach the Kubernetes API server at {api_client.configuration.host}: "
+                       f"{_connection_problem(error)}") from None
+    finally:
+        api_client.close()
+    return {"kind": "ConfigMap", "metadata": {"name": name, "namespace": namespace}, "data": found.data or {}}
+
+
 # ---- arguments --------------------------------------------------------------------------------
 
-def _plan_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("plan", metavar="PLAN", help="the MigrationPlan's name")
-    parser.add_argument("-n", "--namespace", help="its namespace (default: the kubeconfig context's, else default)")
+def cluster_arguments(parser: argparse.ArgumentParser, namespace_help: str = "its namespace") -> None:
+    """-n, --context and --kubeconfig, as kubectl has them."""
+    parser.add_argument("-n", "--namespace", help=f"{namespace_help} (default: the kubeconfig context's, else "
+                                                  f"default)")
     parser.add_argument("--context", help="the kubeconfig context to use (default: the current one)")
     parser.add_argument("--kubeconfig", metavar="PATH", help="the kubeconfig file (default: $KUBECONFIG or "
                                                              "~/.kube/config)")
+
+
+def _plan_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("plan", metavar="PLAN", help="the MigrationPlan's name")
+    cluster_arguments(parser)
 
 
 def _status_arguments(parser: argparse.ArgumentParser) -> None:
@@ -189,7 +217,7 @@ def render_status(plan: dict, now: datetime) -> str:
     strategy = ", ".join(spec.get("strategy") or {}) or "none"
     lines = [f"{KIND} {metadata.get('namespace')}/{metadata.get('name')} (workflow {spec.get('workflowName')}, "
              f"strategy {strategy})"]
-    if not status:
+    if not status or status.get("observedGeneration") == -1:  # the API server's default until the operator writes
         lines.append("Not reconciled yet: the plan has no status (is the operator running?)")
         return "\n".join(lines)
     for section in (_overview, _verdict, _running, _gates, _drain, _waves, _triggers, _rollback, _handled_requests,
@@ -204,6 +232,8 @@ def _overview(plan: dict, status: dict, now: datetime) -> list[str]:
     lines = [f"Phase:    {status.get('phase') or '-'}"]
     if status.get("message"):
         lines.append(f"Message:  {status['message']}")
+    if status.get("endedAt"):
+        lines.append(f"Ended:    {_when(status['endedAt'], now)}; the counts below are as of then")
     if (plan.get("spec") or {}).get("paused"):
         lines.append("Paused:   yes (spec.paused: true; `kubectl conductor resume` goes on)")
     generation, observed = (plan.get("metadata") or {}).get("generation"), status.get("observedGeneration")
@@ -219,10 +249,15 @@ def _verdict(plan: dict, status: dict, now: datetime) -> list[str]:
     findings = verdict.get("findings") or []
     versions = ", ".join(f"v{v}" for v in verdict.get("fromVersions") or [])
     target = f" -> v{verdict['toVersion']}" if verdict.get("toVersion") is not None else ""
-    lines = [f"Verdict: {verdict['level']} ({_plural(len(findings), 'finding')})"
-             + (f", {versions}{target}" if versions else "")]
+    standing = verdict.get("standingWarnings") or []
+    counts = _plural(len(findings), "finding") + (f"; {_plural(len(standing), 'standing warning')}" if standing else "")
+    lines = [f"Verdict: {verdict['level']} ({counts})" + (f", {versions}{target}" if versions else "")]
     rows = [(f.get("level", ""), f.get("reason", ""), f.get("taskRef") or "-", f.get("message", "")) for f in findings]
-    return lines + _table(rows)
+    lines += _table(rows)
+    if standing:
+        lines.append("Standing warnings (old and new alike; they do not raise the verdict):")
+        lines += _table([(w.get("reason", ""), w.get("taskRef") or "-", w.get("message", "")) for w in standing])
+    return lines
 
 
 def _running(plan: dict, status: dict, now: datetime) -> list[str]:
@@ -284,7 +319,7 @@ def _waves(plan: dict, status: dict, now: datetime) -> list[str]:
              f"  ineligible {waves.get('ineligible', 0)}, failed {waves.get('failed', 0)}, "
              f"rolled back {waves.get('rolledBack', 0)}"]
     if waves.get("message"):
-        lines.append(f"  health gate: {waves['message']}")
+        lines.append(f"  {'held' if state == 'Held' else 'health gate'}: {waves['message']}")
     lines += _table([("passed" if g.get("passed") else "not yet" if g.get("reason") == "GateRunning" else "FAILED",
                       f"check {g.get('name', '')}", g.get("message", "")) for g in waves.get("gates") or []])
     if waves.get("ineligibleExecutions"):
