@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         print("Starting kube-apiserver, etcd and Conductor (Conductor takes ~20 s)...", flush=True)
         env.start()
     except TestEnvError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"{'Demo FAILED' if args.command == 'demo' else 'error'}: {exc}", file=sys.stderr)
         return 1
     state_file = STATE_FILES[args.command]
     try:
