@@ -22,6 +22,10 @@ python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' || fail "Python 3.
 python3 -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
 command -v mvn >/dev/null || apt_install maven
 command -v git >/dev/null || apt_install git
+# The image test (tests/e2e/test_image.py) builds and runs the operator's image with Debian's Docker engine,
+# on a base image made from Debian packages by mmdebstrap (Docker Hub is not needed).
+command -v dockerd >/dev/null || apt_install docker.io
+command -v mmdebstrap >/dev/null || apt_install mmdebstrap
 # Go builds kube-apiserver, etcd and helm. Debian's Go is old, but it downloads the toolchain the
 # modules ask for through the Go module proxy (GOTOOLCHAIN=auto).
 command -v go >/dev/null || { apt_install golang-go; export GOTOOLCHAIN=auto; }
@@ -42,4 +46,6 @@ if ! .venv/bin/python -c 'from testenv.tools import find_java; find_java()' 2>/d
 fi
 
 bash hack/build-tools.sh >/dev/null
+# The Argo CD Lua harness of tests/e2e/test_argocd_health.py: Argo CD is a large module (cold: minutes).
+bash hack/build-tools.sh argocd-health >/dev/null
 log "ready"

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Builds kube-apiserver, kubectl, etcd and helm from the Go module proxy and fetches
+# Builds kube-apiserver, kubectl, etcd, helm 3 and helm 4 from the Go module proxy and fetches
 # the Conductor server boot jar from Maven Central. Everything lands in a cache outside
 # the work tree, keyed by version, so later runs (and CI on the same machine) reuse it.
 #
 #   hack/build-tools.sh            build whatever is missing, print the cache folder
+#   hack/build-tools.sh argocd-health   the Argo CD Lua harness (testenv/argocd-health), not in 'all'
 #   CONDUCTOR_OPERATOR_CACHE=DIR   use another cache folder
 set -euo pipefail
 
@@ -91,6 +92,19 @@ build_helm() {
   mv "$gobin/helm" "$out"
 }
 
+# Helm 4 beside Helm 3 (its own binary name): its --wait is kstatus, which tests/e2e/test_helm4_wait.py
+# holds the CRDs' status to.
+build_helm4() {
+  local out="$bin/helm-$HELM4_VERSION"
+  [[ -x $out ]] && return
+  log "building helm $HELM4_VERSION (cold: several minutes)"
+  local gobin="$cache/src/helm-$HELM4_VERSION"
+  mkdir -p "$gobin"
+  CGO_ENABLED=0 GOBIN="$gobin" go install -ldflags "-s -w -X helm.sh/helm/v4/internal/version.version=$HELM4_VERSION" \
+    "helm.sh/helm/v4/cmd/helm@$HELM4_VERSION" || fail "go install helm $HELM4_VERSION"
+  mv "$gobin/helm" "$out"
+}
+
 fetch_conductor() {
   local out="$bin/conductor-server-$CONDUCTOR_VERSION-boot.jar"
   [[ -s $out ]] && return
@@ -102,13 +116,56 @@ fetch_conductor() {
   mv "$cache/src/conductor/conductor-server-$CONDUCTOR_VERSION-boot.jar" "$out"
 }
 
+# The Argo CD Lua harness (testenv/argocd-health): a copy of its go.mod and main.go, with the Argo CD
+# version of versions.env and Argo CD's own replace directives (Go ignores a dependency's
+# replaces), built with the Go toolchain Argo CD asks for (GOTOOLCHAIN=auto fetches it from the
+# module proxy). The binary is keyed by the Argo CD version and a hash of the harness source.
+argocd_health_binary() {
+  local src="$here/../testenv/argocd-health"
+  echo "$bin/argocd-health-$ARGOCD_VERSION-$(cat "$src/go.mod" "$src/main.go" | sha256sum | cut -c1-12)"
+}
+
+build_argocd_health() {
+  local out src="$here/../testenv/argocd-health"
+  out=$(argocd_health_binary)
+  [[ -x $out ]] && return
+  log "building the Argo CD $ARGOCD_VERSION Lua harness (cold: up to 45 minutes on a busy 2-core machine)"
+  local work="$cache/src/argocd-health-$ARGOCD_VERSION"
+  rm -rf "$work" && mkdir -p "$work" && cp "$src/go.mod" "$src/main.go" "$work/" && cd "$work"
+  local gomod
+  gomod=$(GOTOOLCHAIN=auto go mod download -json "github.com/argoproj/argo-cd/v3@$ARGOCD_VERSION" \
+    | sed -n 's/.*"GoMod": "\(.*\)",*/\1/p')
+  [[ -f $gomod ]] || fail "could not download github.com/argoproj/argo-cd/v3@$ARGOCD_VERSION from the Go module proxy"
+  GOTOOLCHAIN=auto go mod edit -require="github.com/argoproj/argo-cd/v3@$ARGOCD_VERSION" -go="$(sed -n 's/^go //p' "$gomod")"
+  # "old [version] => new version" lines, in replace blocks or single replace lines; a local
+  # path (no version) is left out.
+  local old new
+  while read -r old new; do
+    GOTOOLCHAIN=auto go mod edit -replace="$old=$new"
+  done < <(awk '
+    /^replace[ \t]*\(/ { block = 1; next }
+    block && /^\)/ { block = 0; next }
+    { line = $0; sub(/\/\/.*/, "", line) }
+    (block || line ~ /^replace[ \t]/) && line ~ /=>/ {
+      sub(/^replace[ \t]+/, "", line); split(line, side, "=>")
+      n = split(side[1], l, " "); m = split(side[2], r, " ")
+      if (m == 2) print (n == 2 ? l[1] "@" l[2] : l[1]), r[1] "@" r[2]
+    }' "$gomod")
+  GOTOOLCHAIN=auto go mod tidy || fail "go mod tidy for the Argo CD $ARGOCD_VERSION harness"
+  CGO_ENABLED=0 GOTOOLCHAIN=auto go build -trimpath -ldflags "-s -w" -o "$out.tmp" . \
+    || fail "go build of the Argo CD $ARGOCD_VERSION harness"
+  mv "$out.tmp" "$out"
+}
+
 only=${1:-all}
 case $only in
-  all) fetch_conductor; build_etcd; build_helm; build_kubernetes ;;
+  all) fetch_conductor; build_etcd; build_helm; build_helm4; build_kubernetes ;;
   kubernetes) build_kubernetes ;;
   etcd) build_etcd ;;
   helm) build_helm ;;
+  helm4) build_helm4 ;;
   conductor) fetch_conductor ;;
-  *) fail "unknown tool '$only' (all, kubernetes, etcd, helm, conductor)" ;;
+  argocd-health) build_argocd_health ;;
+  *) fail "unknown tool '$only' (all, kubernetes, etcd, helm, helm4, conductor, argocd-health)" ;;
 esac
 echo "$bin"

@@ -6,6 +6,7 @@ keyed by the versions in ``hack/versions.env``. This module only reads those two
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
@@ -53,6 +54,17 @@ class Tools:
     kubernetes_version: str
     conductor_version: str
 
+    @property
+    def helm4(self) -> Path:
+        """Helm 4 (HELM4_VERSION), built on first use: only the tests of its kstatus --wait need it."""
+        return ensure_optional_tool("helm4")
+
+    @property
+    def argocd_health(self) -> Path:
+        """The Argo CD Lua harness (testenv/argocd-health, ARGOCD_VERSION), built on first use: only the tests of
+        the chart's Argo CD health checks and actions need it (testenv/argocd.py runs it)."""
+        return ensure_argocd_health()
+
 
 def expected_tools() -> dict[str, Path]:
     v = read_versions()
@@ -64,6 +76,40 @@ def expected_tools() -> dict[str, Path]:
         "helm": bin_dir / f"helm-{v['HELM_VERSION']}",
         "conductor-server": bin_dir / f"conductor-server-{v['CONDUCTOR_VERSION']}-boot.jar",
     }
+
+
+def argocd_health_path() -> Path:
+    """Where hack/build-tools.sh puts the Argo CD Lua harness: keyed by ARGOCD_VERSION and a hash of its source
+    (go.mod and main.go, as build-tools.sh's argocd_health_binary hashes them), so an edit rebuilds it."""
+    source = REPO_ROOT / "testenv" / "argocd-health"
+    digest = hashlib.sha256((source / "go.mod").read_bytes() + (source / "main.go").read_bytes()).hexdigest()
+    return cache_dir() / "bin" / f"argocd-health-{read_versions()['ARGOCD_VERSION']}-{digest[:12]}"
+
+
+def ensure_argocd_health(build: bool = True) -> Path:
+    path = argocd_health_path()
+    if not path.exists() and build:
+        result = subprocess.run(["bash", str(BUILD_SCRIPT), "argocd-health"], capture_output=True, text=True)
+        if result.returncode != 0:
+            raise TestEnvError(f"hack/build-tools.sh argocd-health failed:\n{_tail(result.stderr, 40)}")
+    if not path.exists():
+        raise TestEnvError(f"missing the Argo CD Lua harness ({path}); run hack/build-tools.sh argocd-health")
+    return path
+
+
+OPTIONAL_TOOLS = {"helm4": lambda v: f"helm-{v['HELM4_VERSION']}"}
+"""Tools built only when a test asks for them (hack/build-tools.sh NAME), not for every run."""
+
+
+def ensure_optional_tool(name: str, build: bool = True) -> Path:
+    path = cache_dir() / "bin" / OPTIONAL_TOOLS[name](read_versions())
+    if not path.exists() and build:
+        result = subprocess.run(["bash", str(BUILD_SCRIPT), name], capture_output=True, text=True)
+        if result.returncode != 0:
+            raise TestEnvError(f"hack/build-tools.sh {name} failed:\n{_tail(result.stderr, 40)}")
+    if not path.exists():
+        raise TestEnvError(f"missing {name} ({path}); run hack/build-tools.sh {name}")
+    return path
 
 
 def ensure_tools(build: bool = True) -> Tools:

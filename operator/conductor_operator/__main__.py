@@ -7,7 +7,7 @@ import os
 
 import kopf
 
-from conductor_operator import handlers  # noqa: F401  (registers the handlers with kopf)
+from conductor_operator import handlers, readiness  # noqa: F401  (importing handlers registers them with kopf)
 from conductor_operator.settings import Settings
 
 
@@ -15,12 +15,16 @@ def main() -> None:
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO").upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings.from_env()
+    # Ready once kopf has listed every served kind (READINESS_ENDPOINT serves it; kopf's /healthz is liveness).
+    readiness.register(readiness.Readiness(namespaces=tuple(settings.namespaces)),
+                       readiness.endpoint_from_env())
     kopf.run(
         clusterwide=not settings.namespaces,
         namespaces=settings.namespaces,
         standalone=settings.peering is None,
         peering_name=settings.peering,
-        liveness_endpoint=os.environ.get("LIVENESS_ENDPOINT", "http://0.0.0.0:8080/healthz"),
+        identity=settings.identity,
+        liveness_endpoint=settings.liveness_endpoint,
     )
 
 

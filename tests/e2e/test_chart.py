@@ -80,6 +80,19 @@ def env_of(container: dict) -> dict[str, str]:
     return {e["name"]: e.get("value") for e in container["env"]}
 
 
+KINDS = sorted(KIND_PLURALS)
+OPERATOR_RIGHTS = {
+    # kopf lists, watches and patches its kinds (finalizers, annotations); the operator gets or lists them.
+    *{("conductor-operator.io", plural, verb) for plural in KINDS for verb in ("get", "list", "watch", "patch")},
+    # kopf writes status through the status subresource, by merge patch only.
+    *{("conductor-operator.io", f"{plural}/status", "patch") for plural in KINDS},
+    ("", "secrets", "get"),  # the Orkes key a ConductorCluster names
+    ("", "configmaps", "get"), ("", "configmaps", "create"), ("", "configmaps", "patch"),  # definitionFrom, ledgers
+    ("", "events", "create"),  # kopf posts core v1 Events
+}
+"""Everything the chart grants the operator in the namespaces it watches (plus the peering object's rights)."""
+
+
 def granted(rules: list[dict]) -> set[tuple[str, str, str]]:
     """Every (apiGroup, resource, verb) a list of RBAC rules allows."""
     return {(g, r, v) for rule in rules for g in rule.get("apiGroups", []) for r in rule.get("resources", [])
@@ -121,12 +134,17 @@ def test_defaults_render_a_cluster_wide_operator_with_crds_and_peering(helm):
     roles = {r["metadata"]["name"]: r for r in of_kind(documents, "ClusterRole")}
     assert all("demo" in name for name in roles), "cluster-scoped names carry the release's name"
     rights = set().union(*(granted(r["rules"]) for r in roles.values()))
-    assert ("conductor-operator.io", "workflowdefinitions/status", "patch") in rights
-    assert ("kopf.dev", "clusterkopfpeerings", "patch") in rights
+    peering = {("kopf.dev", "clusterkopfpeerings", verb) for verb in ("list", "watch", "patch")}
+    scanning = {("apiextensions.k8s.io", "customresourcedefinitions", verb) for verb in ("list", "watch")} | {
+        ("", "namespaces", verb) for verb in ("list", "watch")}
+    assert rights == OPERATOR_RIGHTS | peering | scanning, \
+        f"granted beyond what the code uses: {sorted(rights - OPERATOR_RIGHTS - peering - scanning)}; " \
+        f"missing: {sorted((OPERATOR_RIGHTS | peering | scanning) - rights)}"
     assert {(g, r) for g, r, v in rights if v in {"create", "delete", "deletecollection"}} == {
-        ("", "events"), ("events.k8s.io", "events"), ("", "configmaps")}, \
+        ("", "events"), ("", "configmaps")}, \
         "the operator creates events and MigrationPlan ledgers (ConfigMaps), nothing else, and deletes nothing"
-    assert ("", "secrets", "patch") not in rights and ("", "configmaps", "patch") in rights
+    assert not {(g, r) for g, r, v in rights if v == "update"}, "kopf and the operator only patch"
+    assert not {v for g, r, v in rights if r == "secrets"} - {"get"}, "no list or watch of every Secret"
 
     (peering,) = of_kind(documents, "ClusterKopfPeering")
     deployment, container = deployment_container(documents)
@@ -134,11 +152,20 @@ def test_defaults_render_a_cluster_wide_operator_with_crds_and_peering(helm):
     assert pod["serviceAccountName"] == sa_name
     assert container["image"] == f"ghcr.io/conductor-operator/conductor-operator:{APP_VERSION}"
     assert env_of(container) == {
-        "WATCH_NAMESPACES": "", "DEFAULT_CONDUCTOR_CLUSTER": "default", "RESYNC_INTERVAL": "15s",
-        "RETRY_MIN": "5s", "RETRY_MAX": "5m", "LOG_LEVEL": "INFO", "PEERING_NAME": peering["metadata"]["name"],
-        "PEERING_LIFETIME": "60s", "LIVENESS_ENDPOINT": "http://0.0.0.0:8080/healthz"}
+        "WATCH_NAMESPACES": "", "DEFAULT_CONDUCTOR_CLUSTER": "default", "CONDUCTOR_URL_ALLOW": "",
+        "RESYNC_INTERVAL": "15s", "RETRY_MIN": "5s", "RETRY_MAX": "5m", "LOG_LEVEL": "INFO",
+        "PEERING_NAME": peering["metadata"]["name"], "PEERING_LIFETIME": "60s",
+        "LIVENESS_ENDPOINT": "http://0.0.0.0:8080/healthz",
+        "READINESS_ENDPOINT": "http://0.0.0.0:8081/readyz", "POD_NAME": None}
+    pod_name = next(e for e in container["env"] if e["name"] == "POD_NAME")
+    assert pod_name["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}, \
+        "the operator's peering identity is its pod's name, not a user name the image's uid does not have"
     assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}
     assert {"name": "health", "containerPort": 8080, "protocol": "TCP"} in container["ports"]
+    # Ready once kopf has listed every served kind (conductor_operator/readiness.py), on a port of its own.
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "ready"}
+    assert {"name": "ready", "containerPort": 8081, "protocol": "TCP"} in container["ports"]
+    assert not of_kind(documents, "PodDisruptionBudget"), "one replica: a budget would forbid draining its node"
     assert deployment["spec"]["strategy"]["type"] == "RollingUpdate", "with peering a new replica waits its turn"
 
     security = container["securityContext"]
@@ -172,8 +199,7 @@ def test_watched_namespaces_get_roles_and_no_cluster_wide_rights_on_resources(he
     assert set(roles) == {"team-a", "team-b"}
     for namespace, role in roles.items():
         rights = granted(role["rules"])
-        assert ("conductor-operator.io", "workflowdefinitions", "watch") in rights
-        assert ("", "secrets", "get") in rights and ("kopf.dev", "kopfpeerings", "patch") in rights
+        assert rights == OPERATOR_RIGHTS | {("kopf.dev", "kopfpeerings", v) for v in ("list", "watch", "patch")}
         (binding,) = [b for b in of_kind(documents, "RoleBinding") if b["metadata"]["namespace"] == namespace]
         assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
                                       "name": role["metadata"]["name"]}
@@ -182,7 +208,7 @@ def test_watched_namespaces_get_roles_and_no_cluster_wide_rights_on_resources(he
     (cluster_role,) = of_kind(documents, "ClusterRole")
     assert {(g, r) for g, r, _ in granted(cluster_role["rules"])} == {
         ("apiextensions.k8s.io", "customresourcedefinitions"), ("", "namespaces")}
-    assert {v for _, _, v in granted(cluster_role["rules"])} == {"get", "list", "watch"}
+    assert {v for _, _, v in granted(cluster_role["rules"])} == {"list", "watch"}
     (cluster_binding,) = of_kind(documents, "ClusterRoleBinding")
     assert cluster_binding["roleRef"]["name"] == cluster_role["metadata"]["name"]
 
@@ -217,6 +243,18 @@ def test_values_reach_the_pod(helm):
     assert pod["nodeSelector"] == {"pool": "system"} and pod["serviceAccountName"] == "existing"
     assert not of_kind(documents, "ServiceAccount")
     assert of_kind(documents, "ClusterKopfPeering")[0]["metadata"]["name"] == "ops-peering"
+    # Two replicas: a drain takes one at a time, the other stands by (ready) and takes over.
+    (budget,) = of_kind(documents, "PodDisruptionBudget")
+    assert budget["spec"] == {"maxUnavailable": 1,
+                              "selector": deployment["spec"]["selector"]}
+
+
+def test_the_disruption_budget_is_configurable(helm):
+    documents = render(helm, "replicaCount=3", "podDisruptionBudget.maxUnavailable=2")
+    (budget,) = of_kind(documents, "PodDisruptionBudget")
+    assert budget["spec"]["maxUnavailable"] == 2
+    result = helm("template", "demo", str(CHART), "--set", "podDisruptionBudget.maxUnavailable=0", check=False)
+    assert result.returncode != 0 and "/podDisruptionBudget/maxUnavailable" in result.stderr, result.stderr
 
 
 @pytest.mark.parametrize(("value", "message"), [
@@ -226,12 +264,22 @@ def test_values_reach_the_pod(helm):
     ("resyncInterval=soon", "at '/resyncInterval': 'soon' does not match pattern"),
     ("logLevel=LOUD", "at '/logLevel': value must be one of"),
     ("watchNamespace={team-a}", "additional properties 'watchNamespace' not allowed"),
+    ("conductorUrlAllow=10.0.0.0/8", "at '/conductorUrlAllow': got string, want array"),
+    ("conductorUrlAllow={http://conductor}", "at '/conductorUrlAllow/0': 'http://conductor' does not match pattern"),
 ])
 def test_bad_values_fail_with_a_readable_message(helm, value, message):
     result = helm("template", "demo", str(CHART), "--set", value, check=False)
     assert result.returncode != 0
     assert "values don't meet the specifications of the schema" in result.stderr
     assert message in result.stderr, result.stderr
+
+
+def test_the_url_allowlist_reaches_the_pod(helm):
+    """Empty by default (any host but link-local and metadata ones); a list becomes CONDUCTOR_URL_ALLOW."""
+    _, container = deployment_container(render(helm))
+    assert env_of(container)["CONDUCTOR_URL_ALLOW"] == ""
+    _, container = deployment_container(render(helm, "conductorUrlAllow={10.0.0.0/8,*.svc.cluster.local,fd00::/8}"))
+    assert env_of(container)["CONDUCTOR_URL_ALLOW"] == "10.0.0.0/8,*.svc.cluster.local,fd00::/8"
 
 
 def test_more_replicas_without_peering_are_refused(helm):
@@ -317,10 +365,19 @@ def test_cluster_wide_install_grants_what_the_operator_needs_and_no_more(helm, k
         for resource in (f"{plural}.conductor-operator.io" for plural in sorted(KIND_PLURALS)):
             assert can("list", resource, "-A") and can("watch", resource, "-A")
             assert can("patch", resource, *here) and can("patch", resource, "--subresource=status", *here)
-        assert can("get", "secrets", *here) and can("list", "configmaps", "-A")
-        assert can("create", "events", *here) and can("create", "events.events.k8s.io", *here)
+        assert can("get", "secrets", *here) and can("get", "configmaps", *here)
+        assert can("create", "configmaps", *here) and can("patch", "configmaps", *here)
+        assert can("create", "events", *here)
         assert can("list", "customresourcedefinitions.apiextensions.k8s.io") and can("watch", "namespaces")
-        assert can("patch", "clusterkopfpeerings.kopf.dev")
+        assert can("patch", "clusterkopfpeerings.kopf.dev") and can("watch", "clusterkopfpeerings.kopf.dev")
+
+        # Cut to what the code uses: no reading every Secret or ConfigMap, no update, no status reads.
+        assert not can("list", "secrets", "-A") and not can("watch", "secrets", *here)
+        assert not can("list", "configmaps", "-A") and not can("watch", "configmaps", *here)
+        assert not can("update", "workflowdefinitions.conductor-operator.io", *here)
+        assert not can("update", "workflowdefinitions.conductor-operator.io", "--subresource=status", *here)
+        assert not can("get", "workflowdefinitions.conductor-operator.io", "--subresource=status", *here)
+        assert not can("patch", "events", *here) and not can("create", "events.events.k8s.io", *here)
 
         assert not can("delete", "secrets", *here)
         assert not can("create", "secrets", *here)

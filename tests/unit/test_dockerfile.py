@@ -1,7 +1,8 @@
-"""The image cannot be built here (no Docker engine): check that the Dockerfile says what the docs promise.
+"""Static checks of the Dockerfile's text: what the docs promise, checked without a Docker engine.
 
-These are static checks of the text: pinned installs, a non-root numeric user, the module entrypoint,
-and a build context that keeps the virtualenv, tests and git history out but lets in what is copied.
+Pinned installs into a virtualenv, a base pinned by digest that a build argument can replace, a final stage
+with no build step, a non-root numeric user, the module entrypoint, and a build context that keeps the
+virtualenv, tests and git history out but lets in what is copied. tests/e2e/test_image.py builds and runs it.
 """
 
 from __future__ import annotations
@@ -17,30 +18,67 @@ from testenv.tools import REPO_ROOT
 DOCKERFILE = REPO_ROOT / "Dockerfile"
 
 
-def stages() -> list[list[tuple[str, str]]]:
-    """The Dockerfile's instructions (continuation lines joined, comments dropped), one list per stage."""
+def instructions() -> list[tuple[str, str]]:
+    """The Dockerfile's instructions (continuation lines joined, comments dropped)."""
     text = re.sub(r"\\\n", " ", DOCKERFILE.read_text())
-    result: list[list[tuple[str, str]]] = []
+    result = []
     for line in text.splitlines():
         line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        instruction, _, argument = line.partition(" ")
-        if instruction.upper() == "FROM":
-            result.append([])
-        result[-1].append((instruction.upper(), argument.strip()))
+        if line and not line.startswith("#"):
+            instruction, _, argument = line.partition(" ")
+            result.append((instruction.upper(), argument.strip()))
     return result
 
 
-def test_both_stages_use_python_311_slim():
+def stages() -> list[list[tuple[str, str]]]:
+    """The instructions of each stage (from its FROM on); the global ARGs before the first FROM are left out."""
+    result: list[list[tuple[str, str]]] = []
+    for instruction, argument in instructions():
+        if instruction == "FROM":
+            result.append([])
+        if result:
+            result[-1].append((instruction, argument))
+    return result
+
+
+def global_args() -> dict[str, str]:
+    args = {}
+    for instruction, argument in instructions():
+        if instruction == "FROM":
+            break
+        if instruction == "ARG":
+            name, _, default = argument.partition("=")
+            args[name] = default
+    return args
+
+
+def test_both_stages_use_the_base_image_argument_whose_default_is_the_official_python_pinned_by_digest():
     assert len(stages()) >= 2, "multi-stage: build tools stay out of the final image"
-    assert all(stage[0][1].split()[0] == "python:3.11-slim" for stage in stages())
+    assert all(stage[0][1].split()[0] == "${BASE_IMAGE}" for stage in stages()), \
+        "every stage on the same base: the virtualenv points at the base's Python"
+    default = global_args()["BASE_IMAGE"]
+    assert re.fullmatch(r"python:3\.11-slim(-bookworm)?@sha256:[0-9a-f]{64}", default), \
+        f"the default base is the official image, pinned by digest: {default}"
+
+
+def test_the_final_stage_only_copies_the_virtualenv():
+    build, final = stages()[0], stages()[-1]
+    assert any(i == "RUN" and "python3 -m venv /opt/venv" in a for i, a in build)
+    assert not [a for i, a in final if i == "RUN"], "no build step (and no build tool) in the final stage"
+    assert ("COPY", "--from=build /opt/venv /opt/venv") in final
+    path = next(a for i, a in final if i == "ENV" and a.startswith("PATH="))
+    assert path.startswith("PATH=/opt/venv/bin:"), "python is the virtualenv's"
+    uninstall = [a for i, a in build if i == "RUN" and "pip uninstall" in a]
+    assert uninstall and {"pip", "setuptools"} <= set(uninstall[0].split()), "pip leaves the virtualenv"
 
 
 def test_the_package_is_installed_with_the_pinned_constraints():
     runs = [arg for stage in stages() for instruction, arg in stage if instruction == "RUN" and "pip install" in arg]
-    assert runs, "no pip install"
-    assert all("-c constraints.txt" in run and "--no-cache-dir" in run and run.split()[-1] == "." for run in runs)
+    installs = [command.strip() for run in runs for command in run.split("&&") if "pip install" in command]
+    assert installs, "no pip install"
+    assert all("-c constraints.txt" in run and "--no-cache-dir" in run for run in installs)
+    assert all(run.startswith("/opt/venv/bin/pip install") for run in installs), "into the virtualenv, not --prefix"
+    assert installs[-1].split()[-1] == ".", "the package itself, last"
     copied = " ".join(arg for stage in stages() for instruction, arg in stage if instruction == "COPY")
     pyproject = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
     for needed in ("pyproject.toml", "constraints.txt", pyproject["project"]["readme"], "operator"):

@@ -52,31 +52,36 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 
 {{/*
 What the operator does in the namespaces it watches (a ClusterRole when it watches all of them,
-a Role in each one otherwise). Argument: dict "peeringResource" "clusterkopfpeerings"|"kopfpeerings"|"".
+a Role in each one otherwise), and nothing more: each rule says which code needs it.
+Argument: dict "peeringResource" "clusterkopfpeerings"|"kopfpeerings"|"".
 */}}
 {{- define "conductor-operator.namespacedRules" -}}
-# Its own resources: kopf watches them and patches finalizers and annotations, the operator writes status.
+# Its own resources: kopf lists and watches them and merge-patches their finalizers and annotations; the
+# operator reads a ConductorCluster, a WorkflowDefinition or the MigrationPlans by get or list.
 - apiGroups: [conductor-operator.io]
   resources: [conductorclusters, workflowdefinitions, taskdefinitions, migrationplans]
-  verbs: [get, list, watch, patch, update]
+  verbs: [get, list, watch, patch]
+# kopf writes status through the status subresource, by merge patch only.
 - apiGroups: [conductor-operator.io]
   resources: [conductorclusters/status, workflowdefinitions/status, taskdefinitions/status, migrationplans/status]
-  verbs: [get, patch, update]
-# Orkes keys (Secrets): read only.
+  verbs: [patch]
+# Orkes keys: the Secret a ConductorCluster names, read by name. No list or watch: no other Secret is visible.
 - apiGroups: [""]
   resources: [secrets]
-  verbs: [get, list, watch]
-# Definition JSON files (ConfigMaps) are read; each MigrationPlan's ledger is a ConfigMap it writes.
+  verbs: [get]
+# A WorkflowDefinition's definitionFrom ConfigMap is read by name; each MigrationPlan's ledger is a ConfigMap
+# it creates (owned by the plan) and patches.
 - apiGroups: [""]
   resources: [configmaps]
-  verbs: [get, list, watch, create, patch]
-- apiGroups: ["", events.k8s.io]
+  verbs: [get, create, patch]
+# kopf posts Events (core v1) about the objects it handles.
+- apiGroups: [""]
   resources: [events]
-  verbs: [create, patch]
+  verbs: [create]
 {{- with .peeringResource }}
-# Leader election between replicas: each one writes its keep-alive into the peering object's status.
+# Leader election between replicas: kopf watches the peering object and patches its keep-alive into it.
 - apiGroups: [kopf.dev]
   resources: [{{ . }}]
-  verbs: [get, list, watch, patch]
+  verbs: [list, watch, patch]
 {{- end }}
 {{- end -}}
