@@ -1,0 +1,3 @@
+-- Hold the MigrationPlan where it is, as `kubectl conductor pause` does.
+obj.spec.paused = true
+return obj

@@ -1,0 +1,12 @@
+-- Republish the old version's content and move the moved executions back,
+-- as `kubectl conductor rollback` does: a new token in spec.requests.rollback. The operator acts on each new
+-- token once and records it in status.handledRequests.rollback. The token is the UTC time, as the plugin
+-- writes it, then the object's resourceVersion in place of the plugin's random part (the sandbox has no
+-- math library), so two requests within a second still differ: like each run of the plugin, each run
+-- of the action asks again.
+local os = require("os")
+if obj.spec.requests == nil then
+  obj.spec.requests = {}
+end
+obj.spec.requests.rollback = os.date("!%Y%m%dT%H%M%SZ") .. "-argocd-" .. tostring(obj.metadata.resourceVersion)
+return obj
