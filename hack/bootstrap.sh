@@ -2,8 +2,14 @@
 # Makes this machine ready to build, test and demo the operator: system packages, the Python
 # virtualenv (.venv, pinned by constraints.txt) and the test environment's servers (built or
 # fetched into a cache outside the work tree). Safe to run again: it only does what is missing.
+#
+#   hack/bootstrap.sh               what the demo needs
+#   hack/bootstrap.sh --for-tests   also what only the tests use: Docker and mmdebstrap (the image test),
+#                                   helm 4 and the Argo CD Lua harness (long cold builds)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+for_tests=
+[[ ${1:-} == --for-tests ]] && for_tests=1
 
 log() { printf '[bootstrap] %s\n' "$*" >&2; }
 fail() { printf '[bootstrap] FAILED: %s\n' "$*" >&2; exit 1; }
@@ -24,8 +30,10 @@ command -v mvn >/dev/null || apt_install maven
 command -v git >/dev/null || apt_install git
 # The image test (tests/e2e/test_image.py) builds and runs the operator's image with Debian's Docker engine,
 # on a base image made from Debian packages by mmdebstrap (Docker Hub is not needed).
-command -v dockerd >/dev/null || apt_install docker.io
-command -v mmdebstrap >/dev/null || apt_install mmdebstrap
+if [[ -n $for_tests ]]; then
+  command -v dockerd >/dev/null || apt_install docker.io
+  command -v mmdebstrap >/dev/null || apt_install mmdebstrap
+fi
 # Go builds kube-apiserver, etcd and helm. Debian's Go is old, but it downloads the toolchain the
 # modules ask for through the Go module proxy (GOTOOLCHAIN=auto).
 command -v go >/dev/null || { apt_install golang-go; export GOTOOLCHAIN=auto; }
@@ -46,6 +54,8 @@ if ! .venv/bin/python -c 'from testenv.tools import find_java; find_java()' 2>/d
 fi
 
 bash hack/build-tools.sh >/dev/null
-# The Argo CD Lua harness of tests/e2e/test_argocd_health.py: Argo CD is a large module (cold: minutes).
-bash hack/build-tools.sh argocd-health >/dev/null
+if [[ -n $for_tests ]]; then
+  log "building what only the tests use (helm 4, the Argo CD Lua harness; cold: tens of minutes)"
+  bash hack/build-tools.sh test-tools >/dev/null
+fi
 log "ready"

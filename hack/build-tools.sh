@@ -3,8 +3,10 @@
 # the Conductor server boot jar from Maven Central. Everything lands in a cache outside
 # the work tree, keyed by version, so later runs (and CI on the same machine) reuse it.
 #
-#   hack/build-tools.sh            build whatever is missing, print the cache folder
-#   hack/build-tools.sh argocd-health   the Argo CD Lua harness (testenv/argocd-health), not in 'all'
+#   hack/build-tools.sh              build whatever the demo needs and is missing, print the cache folder
+#   hack/build-tools.sh test-tools   also what only the tests use: helm 4 and the Argo CD Lua harness
+#                                    (testenv/argocd-health), each a long cold build
+#   hack/build-tools.sh TOOL         one of them (kubernetes, etcd, helm, helm4, conductor, argocd-health)
 #   CONDUCTOR_OPERATOR_CACHE=DIR   use another cache folder
 set -euo pipefail
 
@@ -159,13 +161,14 @@ build_argocd_health() {
 
 only=${1:-all}
 case $only in
-  all) fetch_conductor; build_etcd; build_helm; build_helm4; build_kubernetes ;;
+  all) fetch_conductor; build_etcd; build_helm; build_kubernetes ;;
+  test-tools) build_helm4; build_argocd_health ;;
   kubernetes) build_kubernetes ;;
   etcd) build_etcd ;;
   helm) build_helm ;;
   helm4) build_helm4 ;;
   conductor) fetch_conductor ;;
   argocd-health) build_argocd_health ;;
-  *) fail "unknown tool '$only' (all, kubernetes, etcd, helm, helm4, conductor, argocd-health)" ;;
+  *) fail "unknown tool '$only' (all, test-tools, kubernetes, etcd, helm, helm4, conductor, argocd-health)" ;;
 esac
 echo "$bin"

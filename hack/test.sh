@@ -3,7 +3,7 @@
 # against a real kube-apiserver, etcd and Conductor started on loopback). Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash hack/bootstrap.sh
+bash hack/bootstrap.sh --for-tests
 export PATH="$PWD/.venv/bin:$PATH"
 
 echo "== ruff"; ruff check operator testenv tests bench

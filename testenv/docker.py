@@ -50,7 +50,7 @@ def docker_cli() -> Path:
     for candidate in (Path("/usr/bin/docker"), Path(shutil.which("docker") or "/nonexistent")):
         if candidate.is_file() and os.access(candidate, os.X_OK):
             return candidate
-    raise TestEnvError("no docker client: install Debian's docker.io (hack/bootstrap.sh does)")
+    raise TestEnvError("no docker client: install Debian's docker.io (hack/bootstrap.sh --for-tests does)")
 
 
 def host_ca_bundle() -> Path:
@@ -73,7 +73,7 @@ def base_rootfs(suite: str = DEBIAN_SUITE) -> Path:
             return tarball
         mmdebstrap = shutil.which("mmdebstrap")
         if not mmdebstrap:
-            raise TestEnvError("mmdebstrap is not installed (hack/bootstrap.sh installs it)")
+            raise TestEnvError("mmdebstrap is not installed (hack/bootstrap.sh --for-tests installs it)")
         partial = tarball.with_suffix(".partial.tar")
         partial.unlink(missing_ok=True)
         result = subprocess.run([mmdebstrap, "--variant=minbase", f"--include={','.join(BASE_PACKAGES)}",
@@ -124,7 +124,7 @@ class DockerEngine:
     def start(self, timeout: float = 120) -> DockerEngine:
         dockerd = shutil.which("dockerd")
         if not dockerd:
-            raise TestEnvError("dockerd is not installed (Debian's docker.io; hack/bootstrap.sh installs it)")
+            raise TestEnvError("dockerd is not installed (Debian's docker.io; hack/bootstrap.sh --for-tests installs it)")
         if os.geteuid() != 0:
             raise TestEnvError("dockerd needs root here (rootless Docker is not set up)")
         self.data_root.mkdir(parents=True, exist_ok=True)
