@@ -83,29 +83,21 @@ GO
   mv "$out.tmp" "$out"
 }
 
-build_helm() {
-  local out="$bin/helm-$HELM_VERSION"
+# Helm by major version (its module path, its own binary name): 3 for the chart tests, 4 beside it because its
+# --wait is kstatus, which tests/e2e/test_helm4_wait.py holds the CRDs' status to.
+build_helm_major() {
+  local major=$1 version=$2
+  local out="$bin/helm-$version"
   [[ -x $out ]] && return
-  log "building helm $HELM_VERSION"
-  local gobin="$cache/src/helm-$HELM_VERSION"
+  log "building helm $version (cold: several minutes)"
+  local gobin="$cache/src/helm-$version"
   mkdir -p "$gobin"
-  CGO_ENABLED=0 GOBIN="$gobin" go install -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" \
-    "helm.sh/helm/v3/cmd/helm@$HELM_VERSION" || fail "go install helm $HELM_VERSION"
+  CGO_ENABLED=0 GOBIN="$gobin" go install -ldflags "-s -w -X helm.sh/helm/v$major/internal/version.version=$version" \
+    "helm.sh/helm/v$major/cmd/helm@$version" || fail "go install helm $version"
   mv "$gobin/helm" "$out"
 }
-
-# Helm 4 beside Helm 3 (its own binary name): its --wait is kstatus, which tests/e2e/test_helm4_wait.py
-# holds the CRDs' status to.
-build_helm4() {
-  local out="$bin/helm-$HELM4_VERSION"
-  [[ -x $out ]] && return
-  log "building helm $HELM4_VERSION (cold: several minutes)"
-  local gobin="$cache/src/helm-$HELM4_VERSION"
-  mkdir -p "$gobin"
-  CGO_ENABLED=0 GOBIN="$gobin" go install -ldflags "-s -w -X helm.sh/helm/v4/internal/version.version=$HELM4_VERSION" \
-    "helm.sh/helm/v4/cmd/helm@$HELM4_VERSION" || fail "go install helm $HELM4_VERSION"
-  mv "$gobin/helm" "$out"
-}
+build_helm() { build_helm_major 3 "$HELM_VERSION"; }
+build_helm4() { build_helm_major 4 "$HELM4_VERSION"; }
 
 fetch_conductor() {
   local out="$bin/conductor-server-$CONDUCTOR_VERSION-boot.jar"
