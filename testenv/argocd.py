@@ -1,7 +1,9 @@
 """Argo CD resource customizations of the operator's kinds, and the harness that runs them with Argo CD's code.
 
 The Lua scripts live in the chart, ``charts/conductor-operator/files/argocd/``: ``health/<Kind>.lua`` for each
-kind, ``actions/MigrationPlan/discovery.lua`` and one ``<action>.lua`` per MigrationPlan action. ``argocd-cm.yaml``
+kind, after ``health/kstatus.lua`` (the part they share: Argo CD runs one script per kind, with no way to
+import another), ``actions/MigrationPlan/discovery.lua`` and one ``<action>.lua`` per MigrationPlan action.
+``argocd-cm.yaml``
 beside them is the argocd-cm ConfigMap holding them under Argo CD's keys, for a person to paste or patch in and
 for the chart to render (``argocd.customizations.enabled``); ``python -m testenv.argocd`` writes it from the
 scripts, and tests/unit/test_argocd_snippet.py checks it is up to date.
@@ -34,7 +36,9 @@ def _block(text: str, indent: int) -> str:
 
 def customizations() -> dict[str, str]:
     """The argocd-cm keys and values: a health check per kind, the MigrationPlan actions."""
-    data = {f"resource.customizations.health.{GROUP}_{kind}": (ARGOCD_DIR / "health" / f"{kind}.lua").read_text()
+    health = ARGOCD_DIR / "health"
+    shared = (health / "kstatus.lua").read_text()
+    data = {f"resource.customizations.health.{GROUP}_{kind}": shared + (health / f"{kind}.lua").read_text()
             for kind in KINDS}
     actions = ARGOCD_DIR / "actions" / "MigrationPlan"
     text = "discovery.lua: |\n" + _block((actions / "discovery.lua").read_text(), 2) + "definitions:\n"

@@ -124,7 +124,8 @@ class DockerEngine:
     def start(self, timeout: float = 120) -> DockerEngine:
         dockerd = shutil.which("dockerd")
         if not dockerd:
-            raise TestEnvError("dockerd is not installed (Debian's docker.io; hack/bootstrap.sh --for-tests installs it)")
+            raise TestEnvError("dockerd is not installed (Debian's docker.io: hack/bootstrap.sh --for-tests "
+                               "installs it)")
         if os.geteuid() != 0:
             raise TestEnvError("dockerd needs root here (rootless Docker is not set up)")
         self.data_root.mkdir(parents=True, exist_ok=True)
