@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 
 import pytest
 import yaml
@@ -340,8 +341,10 @@ def test_printer_columns(crds, kubectl, namespace):
         "handledRequests": {"promote": {"token": "p-1", "handledAt": NOW, "result": "went on"}},
         "conditions": _ready("Accepted")})
     rows = table(kubectl, namespace, "mp")
-    assert rows[0] == ["NAME", "WORKFLOW", "TARGET", "PHASE", "VERDICT", "OLD", "NEW", "READY", "AGE"]
-    assert rows[1][:8] == ["mp", "orders", "2", "Draining", "Caution", "2", "5", "True"]
+    assert rows[0] == ["NAME", "WORKFLOW", "TARGET", "PHASE", "VERDICT", "OLD", "NEW", "COUNTED", "READY", "AGE"]
+    assert rows[1][:7] == ["mp", "orders", "2", "Draining", "Caution", "2", "5"]
+    assert re.fullmatch(r"\d+d\S*", rows[1][7]), "COUNTED is how long ago the counts were read (NOW is days ago)"
+    assert rows[1][8] == "True"
     status = stored(kubectl, namespace, "mp", "mp")["status"]
     assert status["waves"] == {"current": 0, "count": 0, "total": 0, "moved": 0, "ineligible": 0, "failed": 0,
                                "rolledBack": 0}
