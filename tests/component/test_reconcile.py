@@ -280,6 +280,33 @@ async def test_rejection_is_stalled_once_not_retried_hot(runtime, conductor, clo
     assert again is not None and again.events == [], "the same warning is not posted twice"
 
 
+async def test_a_4xx_on_read_stalls_with_a_warning_and_is_read_again_only_at_the_drift_interval(runtime, conductor,
+                                                                                                   clock):
+    """A registered definition (it has a running count, which the timer refreshes every resync) whose read Conductor
+    then refuses: the refusal is the user's to fix, so the timer does not ask again at every tick."""
+    body = workflow_body("a")
+    body["status"] = (await runtime.reconcile_workflow(body, due_only=False)).status
+    reads = 0
+
+    async def refuse(name, version=None):
+        nonlocal reads
+        reads += 1
+        raise Rejected(status=403, message="no access to workflow order")
+    conductor.get_workflow_def = refuse
+    clock.advance(SETTINGS.resync_interval)
+    stalled = await runtime.reconcile_workflow(body, due_only=True)
+    assert conditions(stalled)["Stalled"] == ("True", "RejectedByConductor")
+    assert [(e.type, e.reason) for e in stalled.events] == [("Warning", "RejectedByConductor")]
+    body["status"] = stalled.status
+    for _ in range(10):
+        clock.advance(SETTINGS.resync_interval)
+        assert await runtime.reconcile_workflow(body, due_only=True) is None
+    assert reads == 1
+    clock.advance(300)  # the default driftCheckInterval, 5m, since the refusal
+    again = await runtime.reconcile_workflow(body, due_only=True)
+    assert reads == 2 and again.events == [], "looked again once, and the same warning is not posted twice"
+
+
 async def test_timer_refreshes_counts_between_drift_checks(runtime, conductor, clock):
     body = workflow_body("a")
     body["status"] = (await runtime.reconcile_workflow(body, due_only=False)).status

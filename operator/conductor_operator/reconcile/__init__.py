@@ -38,6 +38,7 @@ from conductor_operator.conductor.errors import (
 from conductor_operator.domain import definitions as defs
 from conductor_operator.domain import migrations
 from conductor_operator.domain.conditions import (
+    STALLED,
     Condition,
     format_time,
     kstatus,
@@ -405,8 +406,10 @@ class Runtime:
 
     def _definition_due(self, resource, status: dict, now: datetime) -> bool:
         conditions = {c.get("type"): c.get("status") for c in status.get("conditions") or []}
-        if conditions.get("Reconciling") == "True":
-            # Conductor was unavailable: retry on a tick, once the delay (its Retry-After, the backoff) has passed
+        if conditions.get("Reconciling") == "True" or conditions.get("Stalled") == "True":
+            # Conductor was unavailable: retry on a tick once the delay (its Retry-After, the backoff) has passed.
+            # Stalled on input: a spec change runs at once (the change handler); the timer looks again only at the
+            # drift check interval, for what can be fixed elsewhere (a ConfigMap, a ConductorCluster created).
             return now >= self._retry_at.get(resource.metadata.uid, now)
         if conditions.get("Ready") != "True" and conditions.get("Stalled") != "True":
             return True  # never settled
@@ -477,6 +480,8 @@ class Runtime:
             policy = resource.spec.policy
 
             def finish(wanted: list[Condition], events=()) -> Outcome:
+                if any(c.type == STALLED and c.status == "True" for c in wanted):
+                    self._retry_at[meta["uid"]] = now + parse_duration(resource.spec.drift_check_interval)
                 return conclude(status, wanted, now, generation, events=events)
 
             try:
@@ -491,8 +496,9 @@ class Runtime:
             except Unavailable as exc:
                 return self.unavailable(status, now, generation, label, exc, attempt, uid=meta.get("uid"))
             except Rejected as exc:
-                return finish(kstatus(False, defs.REASON_REJECTED, f"Conductor refused reading {label}: {exc.message}",
-                                      stalled=True))
+                message = f"Conductor refused reading {label}: {exc.message}"
+                return finish(kstatus(False, defs.REASON_REJECTED, message, stalled=True),
+                              [defs.state_event("Warning", defs.REASON_REJECTED, message)])
             if hold is not None and observed is None:
                 try:
                     held = await hold(status, client, now)
