@@ -243,10 +243,19 @@ def test_the_verdict_is_recorded_with_findings_per_version(old, level, reasons):
     assert step.status.phase != "Validating" and conditions(step)["Stalled"][0] == "False"
 
 
-def test_explicit_versions_are_compared_and_the_target_is_never_a_from_version():
-    step = Walk(make_spec(**{"from": {"versions": [3, 2]}})).step(T0)
+def test_explicit_versions_are_compared():
+    step = Walk(make_spec(**{"from": {"versions": [2]}})).step(T0)
     assert step.status.verdict.from_versions == [2]
     assert [f.message[:4] for f in step.status.verdict.findings] == ["v2: "]
+
+
+def test_the_target_among_the_versions_to_move_from_is_refused_not_dropped():
+    """The CRD cannot see the target's version (spec.to names a resource), so the planner says it."""
+    step = Walk(make_spec(**{"from": {"versions": [3, 2]}})).step(T0)
+    assert conditions(step)["Stalled"] == ("True", "TargetAmongOldVersions")
+    assert "remove v3 from spec.from.versions" in step.status.message
+    assert step.status.verdict is None and step.actions == []
+    assert [(e.type, e.reason) for e in step.events] == [("Warning", "TargetAmongOldVersions")]
 
 
 UNPINNED = task("run_child", "SUB_WORKFLOW", subWorkflowParam={"name": "child"})

@@ -43,8 +43,17 @@ from conductor_operator.domain.compatibility import (
     Verdict,
     compare,
 )
-from conductor_operator.domain.conditions import FALSE, TRUE, UNKNOWN, Condition, format_time, kstatus, parse_time
-from conductor_operator.domain.definitions import REGISTERED, Event, iter_tasks
+from conductor_operator.domain.conditions import (
+    FALSE,
+    STALLED,
+    TRUE,
+    UNKNOWN,
+    Condition,
+    format_time,
+    kstatus,
+    parse_time,
+)
+from conductor_operator.domain.definitions import REGISTERED, Event, iter_tasks, state_event
 from conductor_operator.domain.waves import (
     FAILED_STATES,
     LISTED_INELIGIBLE,
@@ -166,6 +175,7 @@ WARNING = "Warning"
 REASON_TARGET_NOT_FOUND = "TargetNotFound"
 REASON_TARGET_NOT_READABLE = "TargetNotReadable"
 REASON_TARGET_MISMATCH = "TargetMismatch"
+REASON_TARGET_AMONG_OLD_VERSIONS = "TargetAmongOldVersions"
 REASON_VERSIONS_NOT_FOUND = "VersionsNotFound"
 REASON_INVALID_DEFINITION = "InvalidDefinition"
 REASON_STRATEGY_NOT_ALLOWED = "StrategyNotAllowed"
@@ -437,6 +447,11 @@ class _Planner:
             return self._stall(Phase.PENDING, REASON_TARGET_MISMATCH,
                                f"WorkflowDefinition {target.resource} is workflow {target.workflow_name!r}, "
                                f"not {spec.workflow_name!r}: spec.to must name a version of spec.workflowName")
+        if target.version in (spec.from_.versions or ()):
+            return self._stall(Phase.PENDING, REASON_TARGET_AMONG_OLD_VERSIONS,
+                               f"spec.from.versions lists v{target.version}, the version of the target "
+                               f"{target.resource}: a plan moves executions off its old versions onto the target; "
+                               f"remove v{target.version} from spec.from.versions")
         self.from_versions = self._from_versions(target)
         self._record_counts(target.version)
         self._requests(target)
@@ -1250,7 +1265,14 @@ class _Planner:
         return self._step(kstatus(False, str(status.phase), status.message or "", stalled=True))
 
     def _stall(self, phase: Phase, reason: str, message: str) -> MigrationStep:
+        """Stalled until a person acts. A plan refused before it starts (its spec, its target, its versions) says so in
+        a Warning event when the stall begins; a stall later on follows an action that posted its own event."""
+        was = self.status.condition(STALLED)
+        already = was is not None and was.status == TRUE and was.reason == reason
         self.status.phase, self.status.message = phase, message
+        if (phase in (Phase.PENDING, Phase.VALIDATING) and not already
+                and not any(event.reason == reason for event in self.events)):
+            self.events.append(state_event("Warning", reason, message))
         return self._step(kstatus(False, reason, message, stalled=True))
 
     def _paused(self, phase: Phase) -> MigrationStep:
