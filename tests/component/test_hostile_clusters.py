@@ -17,6 +17,7 @@ from conductor_operator.reconcile import Runtime
 
 from tests.component import test_reconcile as base
 from tests.component.test_reconcile import conditions
+from tests.unit.test_client_hostile_servers import Server
 
 clock = base.clock
 SECRET = "ASIAEXAMPLEKEYID-wJalrXUtnFEMIK7MDENG"
@@ -25,16 +26,6 @@ SECRET = "ASIAEXAMPLEKEYID-wJalrXUtnFEMIK7MDENG"
 def cluster_body(spec: dict, status: dict | None = None) -> dict:
     return {"metadata": {"name": "default", "namespace": "ns", "uid": "uid-cluster", "generation": 1},
             "spec": spec, "status": status or {}}
-
-
-class Server:
-    def __init__(self, answer):
-        self.answer = answer
-        self.requests: list[str] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(f"{request.method} {request.url.path}")
-        return self.answer(request)
 
 
 def runtime_with(server: Server | None, clock, settings=base.SETTINGS) -> tuple[Runtime, list]:
