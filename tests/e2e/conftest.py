@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 
@@ -28,24 +30,30 @@ def wait_for(check: Callable[[], object], timeout: float = 30, interval: float =
     raise AssertionError(f"timed out after {timeout}s waiting for {what}; last value: {last!r}")
 
 
-@pytest.fixture(scope="session")
-def crds(kubectl, k8s) -> None:
-    kubectl("apply", "--server-side", "-f", str(REPO_ROOT / "crds"))
-    ext = client.ApiextensionsV1Api(k8s)
-
+def wait_established(kubectl: Callable[..., subprocess.CompletedProcess], names, timeout: float = 60) -> None:
+    """Wait until every CRD named is Established. (`kubectl wait` fails outright on a CRD so new that its status
+    has no conditions yet: a race the large WorkflowDefinition CRD loses now and then.)"""
     def established():
-        return all(any(c.type == "Established" and c.status == "True"
-                       for c in ext.read_custom_resource_definition(f"{plural}.{GROUP}").status.conditions or [])
-                   for plural in PLURALS.values())
+        listed = json.loads(kubectl("get", "crd", "-o", "json").stdout)["items"]
+        ready = {crd["metadata"]["name"] for crd in listed
+                 if any(c.get("type") == "Established" and c.get("status") == "True"
+                        for c in (crd.get("status") or {}).get("conditions") or [])}
+        return set(names) <= ready
 
-    wait_for(established, what="CRDs established")
+    wait_for(established, timeout, interval=0.5, what=f"CRDs established: {', '.join(sorted(names))}")
+
+
+@pytest.fixture(scope="session")
+def crds(kubectl) -> None:
+    kubectl("apply", "--server-side", "-f", str(REPO_ROOT / "crds"))
+    wait_established(kubectl, [f"{plural}.{GROUP}" for plural in PLURALS.values()])
 
 
 @pytest.fixture(scope="session")
 def peering_crds(kubectl) -> None:
     """kopf's peering CRDs, from the Helm chart's crds/ folder (which installs them for users)."""
     kubectl("apply", "-f", str(REPO_ROOT / "charts" / "conductor-operator" / "crds" / "kopf-peering.yaml"))
-    kubectl("wait", "--for=condition=Established", "crd/clusterkopfpeerings.kopf.dev", "crd/kopfpeerings.kopf.dev")
+    wait_established(kubectl, ["clusterkopfpeerings.kopf.dev", "kopfpeerings.kopf.dev"])
 
 
 @pytest.fixture(scope="session")

@@ -23,6 +23,7 @@ import yaml
 
 from testenv.servers import ControlPlane
 from testenv.tools import REPO_ROOT
+from tests.e2e.conftest import wait_established
 
 pytestmark = pytest.mark.realenv
 
@@ -472,8 +473,7 @@ def test_first_install_on_an_empty_cluster_upgrade_and_uninstall(helm, tools, em
     # Default values: CRDs, peering (an object of a kind whose CRD comes in the same install), RBAC.
     helm("install", "conductor-operator", str(CHART), *on, "--create-namespace", "--wait=false")
     names = [*generated_crds(), *KOPF_CRDS]
-    established = kubectl("wait", "--for=condition=Established", "--timeout=30s", *(f"crd/{n}" for n in names))
-    assert established.returncode == 0, established.stderr
+    wait_established(kubectl, names)
     assert kubectl("get", "clusterkopfpeering", "conductor-operator").returncode == 0
     assert kubectl("get", "deployment", "conductor-operator", *on[1:]).returncode == 0
 
