@@ -66,11 +66,12 @@ class FakeProcess:
 
 @pytest.fixture
 def offline_demo(monkeypatch, tmp_path):
-    """The demo with kubectl answering "True" to everything (each resource Ready at once), no operator or
-    worker, no waiting, and its failure log in tmp_path."""
+    """The demo with kubectl answering "True" to everything (each resource Ready at once, the CRDs Established),
+    no operator or worker, no waiting, and its failure log in tmp_path."""
     monkeypatch.setattr(demo_module, "OperatorProcess", FakeProcess)
     monkeypatch.setattr(demo_module, "_worker", lambda env: FakeProcess())
     monkeypatch.setattr(Demo, "kubectl", lambda self, *args, **kwargs: "True")
+    monkeypatch.setattr(Demo, "crds_established", lambda self: True)
     monkeypatch.setattr(demo_module, "RETRY_WAIT", 0.0)
     monkeypatch.setattr(demo_module.time, "sleep", lambda seconds: None)
     monkeypatch.setattr(demo_module, "FAILURE_LOG", tmp_path / "demo-failure.log")
