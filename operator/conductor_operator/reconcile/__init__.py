@@ -605,7 +605,8 @@ class Runtime:
             # The reason is posted once, when holding starts; its message follows the running count.
             outcome.events = [defs.Event("Normal", plan.reason, plan.message)] if attempt == 0 else []
             return outcome
-        self._locks.pop(meta["uid"], None)  # the object is about to go; its lock with it
+        self._locks.pop(meta["uid"], None)  # the object is about to go; its lock and retry time with it
+        self._retry_at.pop(meta["uid"], None)
         return Outcome(None, [defs.Event("Normal", plan.reason, plan.message)])
 
     # ---- TaskDefinition -------------------------------------------------------------------------
