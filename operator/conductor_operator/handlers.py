@@ -111,8 +111,21 @@ class HashDiffBaseStorage(kopf.AnnotationsDiffBaseStorage):
         self._store_marker(prefix=self.prefix, patch=patch, body=body)
 
 
+@kopf.index(*PLANS)
+def plans_by_namespace(namespace, body, **_) -> dict:
+    """The MigrationPlans in memory, for the definitions they hold and the plans they rival: kopf fills its
+    indexes before any handler runs, so a plan that exists is never missed at startup."""
+    return {namespace: dict(body)}
+
+
+@kopf.index(*CLUSTERS)
+def clusters_by_name(namespace, name, body, **_) -> dict:
+    return {(namespace, name): dict(body)}
+
+
 @kopf.on.startup()
-async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_) -> None:
+async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, plans_by_namespace: kopf.Index,
+                    clusters_by_name: kopf.Index, **_) -> None:
     settings.persistence.finalizer = f"{PREFIX}/finalizer"
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=PREFIX)
     settings.persistence.diffbase_storage = HashDiffBaseStorage(prefix=PREFIX)
@@ -125,7 +138,8 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_) -> No
         settings.peering.lifetime = int(SETTINGS.peering_lifetime)
     else:
         settings.peering.standalone = True
-    memo.runtime = Runtime(SETTINGS, Kube(load_config()))
+    memo.runtime = Runtime(SETTINGS, Kube(load_config(), plan_index=plans_by_namespace,
+                                          cluster_index=clusters_by_name))
 
 
 @kopf.on.cleanup()

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import time
+from collections.abc import Iterable, Mapping
 
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
@@ -33,10 +35,28 @@ def load_config() -> client.ApiClient:
     return client.ApiClient()
 
 
+SECRET_CACHE_SECONDS = 10.0
+"""How long a Secret's value read for a ConductorCluster's credentials is reused: every reconcile needs the
+client, and a rotated key reaches it within these seconds."""
+
+
 class Kube:
-    def __init__(self, api: client.ApiClient):
+    """The reads and writes above. With ``plan_index`` and ``cluster_index`` (the operator's kopf indexes, fed by
+    the watch streams kopf runs anyway: namespace -> MigrationPlan bodies, (namespace, name) -> ConductorCluster
+    body), MigrationPlans and ConductorClusters are read from memory, not from the API."""
+
+    plan_index: Mapping[str, Iterable[dict]] | None = None
+    cluster_index: Mapping[tuple[str, str], Iterable[dict]] | None = None
+
+    def __init__(self, api: client.ApiClient, *, plan_index: Mapping[str, Iterable[dict]] | None = None,
+                 cluster_index: Mapping[tuple[str, str], Iterable[dict]] | None = None,
+                 clock=time.monotonic):
         self.core = client.CoreV1Api(api)
         self.custom = client.CustomObjectsApi(api)
+        self.plan_index = plan_index
+        self.cluster_index = cluster_index
+        self._clock = clock
+        self._secrets: dict[tuple[str, str], tuple[float, dict]] = {}
 
     async def _read(self, what: str, fn, *args, **options):
         try:
@@ -54,6 +74,10 @@ class Kube:
         return read_api_json(response.data)
 
     async def conductor_cluster(self, namespace: str, name: str) -> dict:
+        if self.cluster_index is not None:
+            for body in self.cluster_index.get((namespace, name), ()):
+                return body
+            raise Missing(f"ConductorCluster {namespace}/{name} not found")
         return await self._read_custom(f"ConductorCluster {namespace}/{name}",
                                        self.custom.get_namespaced_custom_object,
                                        GROUP, VERSION, namespace, "conductorclusters", name)
@@ -64,12 +88,16 @@ class Kube:
                                        GROUP, VERSION, namespace, "workflowdefinitions", name)
 
     async def migration_plans(self, namespace: str) -> list[dict]:
+        if self.plan_index is not None:
+            return list(self.plan_index.get(namespace, ()))
         found = await self._read_custom(f"MigrationPlans in {namespace}", self.custom.list_namespaced_custom_object,
                                         GROUP, VERSION, namespace, "migrationplans")
         return found.get("items") or []
 
     async def watched_migration_plans(self, namespaces: tuple[str, ...]) -> list[dict]:
         """The MigrationPlans of these namespaces, or of every namespace when none is named."""
+        if self.plan_index is not None and not namespaces:
+            return [plan for plans in self.plan_index.values() for plan in plans]
         if namespaces:
             return [plan for namespace in namespaces for plan in await self.migration_plans(namespace)]
         found = await self._read_custom("MigrationPlans", self.custom.list_cluster_custom_object, GROUP, VERSION,
@@ -77,8 +105,13 @@ class Kube:
         return found.get("items") or []
 
     async def secret_value(self, namespace: str, name: str, key: str) -> str:
-        secret = await self._read(f"Secret {namespace}/{name}", self.core.read_namespaced_secret, name, namespace)
-        data = secret.data or {}
+        now = self._clock()
+        read_at, data = self._secrets.get((namespace, name), (None, None))
+        if read_at is None or now - read_at >= SECRET_CACHE_SECONDS:
+            secret = await self._read(f"Secret {namespace}/{name}", self.core.read_namespaced_secret, name, namespace)
+            data = dict(secret.data or {})
+            self._secrets = {k: v for k, v in self._secrets.items() if now - v[0] < SECRET_CACHE_SECONDS}
+            self._secrets[(namespace, name)] = (now, data)
         if key not in data:
             raise Missing(f"Secret {namespace}/{name} has no key {key!r}")
         return base64.b64decode(data[key]).decode()

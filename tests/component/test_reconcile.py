@@ -5,6 +5,7 @@ The same behaviour is proven against the real servers in tests/e2e/test_definiti
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import dataclasses
 from datetime import UTC, datetime, timedelta
@@ -31,6 +32,7 @@ class FakeConductor:
         self.down = False
         self.reject: str | None = None
         self.registrations = 0
+        self.count_reads = 0
 
     def _check(self):
         if self.down:
@@ -68,6 +70,7 @@ class FakeConductor:
 
     async def running_counts_by_version(self, name):
         self._check()
+        self.count_reads += 1
         return dict(self.running.get(name, {}))
 
     async def get_task_def(self, name):
@@ -178,9 +181,9 @@ async def test_registers_then_settles_without_repeating_events(runtime, conducto
     assert [e.reason for e in first.events] == ["Registered"]
     assert first.retry_after is None
 
-    clock.advance(60)
+    clock.advance(300)  # the drift check interval: the timer reads it again
     body["status"] = first.status
-    second = await runtime.reconcile_workflow(body, due_only=False)
+    second = await runtime.reconcile_workflow(body, due_only=True)
     assert conductor.registrations == 1, "nothing registered twice"
     assert conditions(second)["Ready"] == ("True", "InSync")
     assert second.status["conditions"][0]["lastTransitionTime"] == first.status["conditions"][0]["lastTransitionTime"]
@@ -293,7 +296,7 @@ async def test_a_4xx_on_read_stalls_with_a_warning_and_is_read_again_only_at_the
         reads += 1
         raise Rejected(status=403, message="no access to workflow order")
     conductor.get_workflow_def = refuse
-    clock.advance(SETTINGS.resync_interval)
+    clock.advance(300)  # the drift check: the ticks before it only count executions
     stalled = await runtime.reconcile_workflow(body, due_only=True)
     assert conditions(stalled)["Stalled"] == ("True", "RejectedByConductor")
     assert [(e.type, e.reason) for e in stalled.events] == [("Warning", "RejectedByConductor")]
@@ -310,13 +313,62 @@ async def test_a_4xx_on_read_stalls_with_a_warning_and_is_read_again_only_at_the
 async def test_timer_refreshes_counts_between_drift_checks(runtime, conductor, clock):
     body = workflow_body("a")
     body["status"] = (await runtime.reconcile_workflow(body, due_only=False)).status
-    assert body["status"]["executions"]["running"] == 0
+    assert "executions" not in body["status"], "a version registered where none was is counted at the next tick"
+    assert conductor.count_reads == 0
     conductor.running["order"] = {1: 4, 2: 7}
     clock.advance(1)
-    assert await runtime.reconcile_workflow(body, due_only=True) is None
+    outcome = await runtime.reconcile_workflow(body, due_only=True)
+    assert outcome.status["executions"] == {"running": 4, "readAt": "2026-11-24T12:00:01Z"}
+    assert set(outcome.status) == set(body["status"]) | {"executions"}, "a count-only tick changes only the count"
+    body["status"] = outcome.status
+    conductor.running["order"] = {1: 5}
+    clock.advance(1)
+    assert await runtime.reconcile_workflow(body, due_only=True) is None, "the count read a second ago serves"
+    assert conductor.count_reads == 1
     clock.advance(SETTINGS.resync_interval)
     outcome = await runtime.reconcile_workflow(body, due_only=True)
-    assert outcome.status["executions"] == {"running": 4, "readAt": "2026-11-24T12:00:16Z"}
+    assert outcome.status["executions"] == {"running": 5, "readAt": "2026-11-24T12:00:17Z"}
+    body["status"] = outcome.status
+    clock.advance(SETTINGS.resync_interval)
+    assert await runtime.reconcile_workflow(body, due_only=True) is None, "an unchanged count is not written again"
+    assert conductor.count_reads == 3
+
+
+async def test_every_version_of_a_workflow_shares_one_count_read_per_resync_interval(runtime, conductor, clock):
+    bodies = []
+    for version in (1, 2, 3):
+        body = workflow_body("a", version=version)
+        body["metadata"].update(name=f"order-v{version}", uid=f"uid-{version}")
+        body["status"] = (await runtime.reconcile_workflow(body, due_only=False)).status
+        bodies.append(body)
+    conductor.running["order"] = {1: 2, 2: 1}
+    for _ in range(4):
+        clock.advance(SETTINGS.resync_interval)
+        for body in bodies:
+            if outcome := await runtime.reconcile_workflow(body, due_only=True):
+                body["status"] = outcome.status
+    assert [b["status"]["executions"]["running"] for b in bodies] == [2, 1, 0]
+    assert conductor.count_reads == 4, "one read per interval, shared by the three resources"
+
+
+async def test_a_change_handler_with_nothing_changed_reads_nothing(runtime, conductor, clock):
+    """An operator restart resumes every resource: one registered, unchanged and checked within the drift check
+    interval costs no request."""
+    body = workflow_body("a")
+    body["status"] = (await runtime.reconcile_workflow(body, due_only=False)).status
+    reads = []
+    original = conductor.get_workflow_def
+
+    async def get(name, version=None):
+        reads.append((name, version))
+        return await original(name, version)
+    conductor.get_workflow_def = get
+    clock.advance(60)
+    assert await runtime.reconcile_workflow(body, due_only=False) is None
+    assert reads == []
+    body["metadata"]["generation"] += 1  # a spec change that keeps the content (a clusterRef, a policy)
+    outcome = await runtime.reconcile_workflow(body, due_only=False)
+    assert reads == [("order", 1)] and conditions(outcome)["Ready"] == ("True", "InSync")
 
 
 async def test_missing_cluster_and_configmap_are_user_errors(runtime):
@@ -399,7 +451,8 @@ async def test_orkes_key_comes_from_the_secret_and_clients_are_reused(conductor,
     runtime = Runtime(SETTINGS, kube, clock=clock, client_factory=factory)
 
     outcome = await runtime.reconcile_workflow(workflow_body("a"), due_only=False)
-    await runtime.reconcile_workflow(workflow_body("a", status=outcome.status), due_only=False)
+    # Each later reconcile is of a changed spec (a new generation): an unchanged one would not need the client.
+    await runtime.reconcile_workflow(workflow_body("a", generation=2, status=outcome.status), due_only=False)
     assert len(factory.calls) == 1, "one client per cluster while nothing about it changes"
     url, kwargs = factory.calls[0]
     assert url == "https://orkes.example"
@@ -408,11 +461,11 @@ async def test_orkes_key_comes_from_the_secret_and_clients_are_reused(conductor,
     assert "s3cr3t" not in repr(outcome.status), "the secret never reaches status"
 
     secrets[("ns", "orkes")]["keySecret"] = "rotated"
-    await runtime.reconcile_workflow(workflow_body("a", status=outcome.status), due_only=False)
+    await runtime.reconcile_workflow(workflow_body("a", generation=3, status=outcome.status), due_only=False)
     assert len(factory.calls) == 2 and factory.calls[1][1]["key_secret"] == "rotated", "a rotated key is picked up"
 
     del secrets[("ns", "orkes")]
-    broken = await runtime.reconcile_workflow(workflow_body("a", status=outcome.status), due_only=False)
+    broken = await runtime.reconcile_workflow(workflow_body("a", generation=4, status=outcome.status), due_only=False)
     assert broken.status["conditions"][0]["reason"] == "AuthenticationFailed"
     assert "Secret ns/orkes" in broken.status["conditions"][0]["message"]
 
@@ -426,3 +479,14 @@ async def test_a_body_the_models_refuse_stalls_and_deletion_falls_back_to_retain
     assert conductor.workflows == {}
     released = await runtime.finalize_workflow(body)
     assert released.retry_after is None, "an unreadable body never holds its finalizer"
+
+
+async def test_definitions_applied_together_register_in_one_request(runtime, conductor):
+    bodies = []
+    for index in range(20):
+        body = workflow_body("a", name=f"order{index}")
+        body["metadata"].update(name=f"wf{index}", uid=f"uid-{index}")
+        bodies.append(body)
+    outcomes = await asyncio.gather(*(runtime.reconcile_workflow(b, due_only=False) for b in bodies))
+    assert [conditions(o)["Ready"] for o in outcomes] == [("True", "Registered")] * 20
+    assert conductor.registrations == 1 and len(conductor.workflows) == 20

@@ -47,6 +47,7 @@ from conductor_operator.domain.conditions import (
     transitioned,
 )
 from conductor_operator.kube import Kube, Missing
+from conductor_operator.reconcile.batching import Batcher
 from conductor_operator.settings import Settings
 
 REASON_CLUSTER_NOT_FOUND = "ClusterNotFound"
@@ -58,8 +59,20 @@ REASON_INVALID_SPEC = "InvalidSpec"
 REASON_NOT_CONDUCTOR = "NotConductor"
 REASON_URL_NOT_ALLOWED = "URLNotAllowed"
 COUNT_CACHE_SECONDS = 1.0
+"""Counts younger than this serve a reconcile that acts on them (a change, a hold); timers take counts up to a
+resync interval old, so one read per workflow and interval serves every version's resource and plan."""
+FULL, COUNT = "full", "count"
+"""What a definition's timer tick does (Runtime._definition_due)."""
 CYCLE_READS = 50
 """At most this many definitions are read to find a cycle of pinned sub-workflows."""
+
+
+@dataclass(frozen=True)
+class Counted:
+    """Running executions of one workflow per version, and when they were read."""
+
+    at: datetime
+    by_version: dict[int, int]
 
 
 @dataclass
@@ -150,7 +163,11 @@ class Runtime:
         self._client_factory = client_factory
         self._clients: dict[tuple[str, str], tuple[str, ConductorClient]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
-        self._counts: dict[tuple[int, str], tuple[datetime, dict[int, int]]] = {}
+        # Per Conductor client (dropped with it): workflow name -> its latest counts, and the reads in flight.
+        self._counts: weakref.WeakKeyDictionary[ConductorClient, dict[str, Counted]] = weakref.WeakKeyDictionary()
+        self._count_reads: dict[tuple[int, str], asyncio.Future] = {}
+        self._counts_swept_at: datetime | None = None
+        self._batchers: weakref.WeakKeyDictionary[ConductorClient, dict[str, Batcher]] = weakref.WeakKeyDictionary()
         self._recorded: dict[str, tuple[dict, dict]] = {}
         self._retired: list[tuple[weakref.finalize, Callable[[], Awaitable[None]]]] = []
         self._closing: set[asyncio.Task] = set()
@@ -278,16 +295,53 @@ class Runtime:
                     from None
         return True
 
-    async def running_counts(self, client: ConductorClient, workflow_name: str) -> dict[int, int]:
-        """Running executions per version, shared for a few seconds by every resource of the name."""
+    async def running_counts(self, client: ConductorClient, workflow_name: str, *,
+                             max_age: float = COUNT_CACHE_SECONDS) -> Counted:
+        """Running executions per version, read at most once per ``max_age`` seconds for every resource and plan of
+        the name; callers that come while a read is under way share it."""
+        cached = self._counts.get(client, {}).get(workflow_name)
+        if cached and (self.clock() - cached.at).total_seconds() < max_age:
+            return cached
         key = (id(client), workflow_name)
-        cached = self._counts.get(key)
-        now = self.clock()
-        if cached and (now - cached[0]).total_seconds() < COUNT_CACHE_SECONDS:
-            return cached[1]
-        counts = await client.running_counts_by_version(workflow_name)
-        self._counts[key] = (now, counts)
-        return counts
+        reading = self._count_reads.get(key)
+        if reading is None:
+            reading = asyncio.ensure_future(self._read_counts(client, workflow_name))
+            self._count_reads[key] = reading
+            reading.add_done_callback(lambda done: (self._count_reads.pop(key, None),
+                                                    done.cancelled() or done.exception()))
+        return await asyncio.shield(reading)
+
+    async def _read_counts(self, client: ConductorClient, workflow_name: str) -> Counted:
+        at = self.clock()
+        return self.remember_counts(client, workflow_name, await client.running_counts_by_version(workflow_name), at)
+
+    def remember_counts(self, client: ConductorClient, workflow_name: str, by_version: dict[int, int],
+                        at: datetime) -> Counted:
+        """Keep counts read now (by a plan's step, too) for every resource of the workflow; counts too old to
+        serve anyone are dropped, at most once per resync interval."""
+        counted = Counted(at, dict(by_version))
+        self._counts.setdefault(client, {})[workflow_name] = counted
+        keep = timedelta(seconds=2 * self.settings.resync_interval)
+        if self._counts_swept_at is None or at - self._counts_swept_at >= keep / 2:
+            self._counts_swept_at = at
+            for names in self._counts.values():
+                for name in [n for n, c in names.items() if at - c.at >= keep]:
+                    del names[name]
+        return counted
+
+    async def register(self, client: ConductorClient, method: str, definition: dict) -> None:
+        """Register ``definition`` with ``client.<method>`` (which takes a list), in one bulk request with the
+        others of its kind that arrive at the same time (reconcile/batching.py)."""
+        batchers = self._batchers.setdefault(client, {})
+        if method not in batchers:
+            owner = weakref.ref(client)  # the batcher is kept with the client, so it must not keep the client
+
+            async def send(items: list[dict]) -> None:
+                if (current := owner()) is None:
+                    raise Unavailable(None, "the Conductor client was replaced while registering")
+                await getattr(current, method)(items)
+            batchers[method] = Batcher(send)
+        await batchers[method].submit(definition)
 
     # ---- ConductorCluster -----------------------------------------------------------------------
 
@@ -384,8 +438,8 @@ class Runtime:
             validate=defs.validate_workflow_definition,
             warnings_of=self._workflow_warnings,
             get=lambda client: client.get_workflow_def(name, version),
-            register=lambda client, desired: client.register_workflow_defs([desired]),
-            count=lambda client: self.running_counts(client, name),
+            register=lambda client, desired: self.register(client, "register_workflow_defs", desired),
+            count=lambda client, max_age: self.running_counts(client, name, max_age=max_age),
             count_key=version,
             hold=lambda status, client, now: self._workflow_hold(resource, status, client, now),
         )
@@ -404,19 +458,46 @@ class Runtime:
                          self.clock(), body["metadata"].get("generation"),
                          events=[defs.state_event("Warning", defs.REASON_TOO_DEEP, message)])
 
-    def _definition_due(self, resource, status: dict, now: datetime) -> bool:
+    def _definition_due(self, resource, status: dict, now: datetime, *, counted: bool) -> str | None:
+        """What a timer tick has to do for a definition: a full reconcile (FULL), only its running count (COUNT,
+        for a ``counted`` kind: a shared read, at most one per workflow and resync interval), or nothing (None)."""
         conditions = {c.get("type"): c.get("status") for c in status.get("conditions") or []}
         if conditions.get("Reconciling") == "True" or conditions.get("Stalled") == "True":
             # Conductor was unavailable: retry on a tick once the delay (its Retry-After, the backoff) has passed.
             # Stalled on input: a spec change runs at once (the change handler); the timer looks again only at the
             # drift check interval, for what can be fixed elsewhere (a ConfigMap, a ConductorCluster created).
-            return now >= self._retry_at.get(resource.metadata.uid, now)
-        if conditions.get("Ready") != "True" and conditions.get("Stalled") != "True":
-            return True  # never settled
+            return FULL if now >= self._retry_at.get(resource.metadata.uid, now) else None
+        if conditions.get("Ready") != "True":
+            return FULL  # never settled
         if _due(status.get("lastDriftCheckAt"), resource.spec.drift_check_interval, now):
-            return True
-        return "executions" in status and _due((status.get("executions") or {}).get("readAt"),
-                                               timedelta(seconds=self.settings.resync_interval), now)
+            return FULL
+        return COUNT if counted and (status.get("registered") or "executions" in status) else None
+
+    def _unchanged(self, resource, status: dict, desired: dict, generation, now: datetime) -> bool:
+        """A registered definition whose spec and content are those it was last reconciled with, checked against
+        Conductor within the drift check interval: an operator restart or a no-op change reads nothing more."""
+        ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
+        return (ready and bool(status.get("registered")) and status.get("observedGeneration") == generation
+                and status.get("contentHash") == defs.content_hash(desired)
+                and not _due(status.get("lastDriftCheckAt"), resource.spec.drift_check_interval, now))
+
+    async def _recount(self, status: dict, client: ConductorClient, count, count_key, drift_interval: str,
+                       now: datetime) -> Outcome | None:
+        """The count-only tick: write the running count when it changed, or to confirm it once per drift check
+        interval; the shared read makes it cost one request per workflow and resync interval, not per resource."""
+        try:
+            counted = await count(client, self.settings.resync_interval)
+        except ConductorError:
+            if status.get("executions") is None:
+                return None
+            status["executions"] = None  # unknown is shown as unknown, never as a stale number
+            return Outcome(status)
+        shown = status.get("executions") or {}
+        running = counted.by_version.get(count_key, 0)
+        if shown.get("running") == running and not _due(shown.get("readAt"), drift_interval, now):
+            return None
+        status["executions"] = {"running": running, "readAt": format_time(counted.at)}
+        return Outcome(status)
 
     @staticmethod
     async def _workflow_warnings(client: ConductorClient, desired: dict, recorded: str | None) -> list[tuple[str, str]]:
@@ -459,8 +540,9 @@ class Runtime:
         plans = migrations.same_cluster(parse_plans(bodies), cluster_name(resource), self.settings.default_cluster)
         running = None
         if migrations.plans_retiring(spec.name, spec.version, plans):
-            running = (await self.running_counts(client, spec.name)).get(spec.version, 0)
-            status["executions"] = {"running": running, "readAt": format_time(now)}
+            counted = await self.running_counts(client, spec.name)
+            running = counted.by_version.get(spec.version, 0)
+            status["executions"] = {"running": running, "readAt": format_time(counted.at)}
         return migrations.definition_hold(
             resource=resource.metadata.name, workflow_name=spec.name, version=spec.version,
             activation=spec.activation, ever_registered=bool(status.get("contentHash")), plans=plans,
@@ -471,13 +553,22 @@ class Runtime:
                                     versioned: bool = True, hold=None) -> Outcome | None:
         status = dict(body.get("status") or {})
         now = self.clock()
-        if due_only and not self._definition_due(resource, status, now):
+        due = self._definition_due(resource, status, now, counted=count is not None) if due_only else FULL
+        if due is None:
             return None
         async with self.lock(body):
             meta = body["metadata"]
             spec = body.get("spec") or {}
             generation = meta.get("generation")
             policy = resource.spec.policy
+            if due == COUNT:
+                try:
+                    client = await self.client_for(meta["namespace"], cluster_name(resource))
+                except UserError:
+                    pass  # the full reconcile below says what is wrong
+                else:
+                    return await self._recount(status, client, count, count_key, resource.spec.drift_check_interval,
+                                               now)
 
             def finish(wanted: list[Condition], events=()) -> Outcome:
                 if any(c.type == STALLED and c.status == "True" for c in wanted):
@@ -488,6 +579,8 @@ class Runtime:
                 loaded = await self.definition_body(meta["namespace"], spec)
                 self.check_identity(loaded, *identity)
                 desired = desired_of(loaded)
+                if not due_only and self._unchanged(resource, status, desired, generation, now):
+                    return None
                 client = await self.client_for(meta["namespace"], cluster_name(resource))
                 observed = await get(client)
             except UserError as exc:
@@ -533,12 +626,15 @@ class Runtime:
             status.update(registered=plan.registered, lastDriftCheckAt=format_time(now))
             if plan.content_hash:
                 status["contentHash"] = plan.content_hash
-            if count is not None and plan.registered:
+            # A version just registered where none was has nothing running yet in nearly every case: its first
+            # count is the next tick's, shared with every resource of the workflow.
+            if count is not None and plan.registered and not (plan.action is defs.Action.REGISTER and observed is None):
                 try:
-                    counts = await count(client)
-                    status["executions"] = {"running": counts.get(count_key, 0), "readAt": format_time(now)}
+                    counted = await count(client, COUNT_CACHE_SECONDS)
+                    status["executions"] = {"running": counted.by_version.get(count_key, 0),
+                                            "readAt": format_time(counted.at)}
                 except ConductorError:
-                    status.pop("executions", None)  # unknown is shown as unknown, never as a stale number
+                    status["executions"] = None  # unknown is shown as unknown, never as a stale number
             return finish(plan.conditions, plan.events)
 
     def unavailable(self, status: dict, now: datetime, generation, label: str, exc: ConductorError,
@@ -624,7 +720,7 @@ class Runtime:
             validate=lambda desired: [],
             warnings_of=self._task_warnings,
             get=lambda client: client.get_task_def(name),
-            register=lambda client, desired: client.register_task_defs([desired]),
+            register=lambda client, desired: self.register(client, "register_task_defs", desired),
             count=None, count_key=None, versioned=False,
         )
 

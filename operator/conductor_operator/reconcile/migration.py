@@ -69,6 +69,8 @@ async def reconcile_plan(runtime: Runtime, body, *, attempt: int = 0) -> Outcome
             settled = await _settle(client, plan, ledger, flavor, now)
             plan.status.triggers = ledger.trigger_status()
             observed = await observe_plan(client, plan, target, now, ledger, flavor)
+            if observed.counts is not None:  # the definitions of the workflow count from this read too
+                runtime.remember_counts(client, plan.spec.workflow_name, observed.counts, now)
             observed = dataclasses.replace(observed, rival=await _rival(runtime, plan, client.base_url))
         except LedgerUnavailable as exc:
             return _error(runtime, body, recorded, now, unavailable=(label, Unavailable(None, str(exc)), attempt))

@@ -1,0 +1,87 @@
+"""Registrations that arrive together, sent to Conductor together.
+
+Applying 500 WorkflowDefinitions at once starts 500 reconciles within a few seconds; each one that has
+something to register hands its definition to the Batcher of its Conductor client, which sends what has
+gathered in one bulk request (``PUT /api/metadata/workflow`` takes a list and upserts each item), one
+request at a time. Conductor refuses a whole list for one invalid item, so a refused batch is split in
+halves and each half sent again, down to the definitions at fault: one bad definition fails alone, with
+its own message, and its neighbours register.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from conductor_operator.conductor.errors import Rejected
+
+LINGER_SECONDS = 0.02
+"""How long the first registration waits for others to join it: short beside the request it saves."""
+BATCH_LIMIT = 250
+"""At most this many definitions in one request (a few hundred KiB of JSON)."""
+
+
+class Batcher:
+    """Gathers items for ``send`` (which takes a list) and resolves each submitter with its own outcome."""
+
+    def __init__(self, send: Callable[[list[dict]], Awaitable[None]], *, linger: float = LINGER_SECONDS,
+                 limit: int = BATCH_LIMIT):
+        self._send = send
+        self._linger = linger
+        self._limit = limit
+        self._waiting: list[tuple[dict, asyncio.Future]] = []
+        self._sender: asyncio.Task | None = None
+        self.requests = 0
+        """Requests sent so far (for tests and benchmarks)."""
+
+    async def submit(self, item: dict) -> None:
+        """Send ``item`` with whatever else is waiting; raises what Conductor answered for it. A submitter that is
+        cancelled does not take the item back: it is sent with the others (registration is an idempotent upsert)."""
+        outcome = asyncio.get_running_loop().create_future()
+        outcome.add_done_callback(_retrieved)
+        self._waiting.append((item, outcome))
+        if self._sender is None or self._sender.done():
+            self._sender = asyncio.create_task(self._drain())
+        await asyncio.shield(outcome)
+
+    async def _drain(self) -> None:
+        await asyncio.sleep(self._linger)
+        while self._waiting:
+            batch, self._waiting = self._waiting[:self._limit], self._waiting[self._limit:]
+            await self._deliver(batch)
+
+    async def _deliver(self, batch: list[tuple[dict, asyncio.Future]]) -> None:
+        self.requests += 1
+        try:
+            await self._send([item for item, _ in batch])
+        except Rejected as exc:
+            if len(batch) == 1:
+                _settle(batch, exc)
+                return
+            middle = len(batch) // 2
+            await self._deliver(batch[:middle])
+            await self._deliver(batch[middle:])
+        except BaseException as exc:  # unavailable, cancelled: every item of the batch shares the fate
+            _settle(batch, exc)
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+        else:
+            _settle(batch, None)
+
+
+def _settle(batch: list[tuple[dict, asyncio.Future]], error: BaseException | None) -> None:
+    for _, outcome in batch:
+        if outcome.done():
+            continue
+        if error is None:
+            outcome.set_result(None)
+        elif isinstance(error, asyncio.CancelledError):
+            outcome.cancel()
+        else:
+            outcome.set_exception(error)
+
+
+def _retrieved(outcome: asyncio.Future) -> None:
+    """Mark an outcome's error as seen: its submitter may have been cancelled and never look."""
+    if not outcome.cancelled():
+        outcome.exception()
