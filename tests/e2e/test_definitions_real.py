@@ -130,7 +130,9 @@ def test_in_place_change_is_refused_then_allowed(resources, cluster, conductor, 
 
 def test_drift_is_repaired_by_default(resources, cluster, conductor):
     name = unique("drift")
-    resources.create("WorkflowDefinition", "wf", workflow_spec(name, 1, simple("a"), driftCheckInterval="1s"))
+    # driftCheckInterval is a field of spec (under policy it was pruned, and the test passed only while every
+    # resync read the definition back from Conductor).
+    resources.create("WorkflowDefinition", "wf", {**workflow_spec(name, 1, simple("a")), "driftCheckInterval": "1s"})
     resources.wait_condition("WorkflowDefinition", "wf", "Ready")
     conductor.put_workflow({"name": name, "version": 1, "tasks": [simple("a"), simple("sneaky")]})
     wait_for(lambda: refs(conductor.workflow(name, 1)) == ["a"], timeout=30, what="drift repaired in Conductor")

@@ -61,6 +61,7 @@ REASON_URL_NOT_ALLOWED = "URLNotAllowed"
 COUNT_CACHE_SECONDS = 1.0
 """Counts younger than this serve a reconcile that acts on them (a change, a hold); timers take counts up to a
 resync interval old, so one read per workflow and interval serves every version's resource and plan."""
+PARSED_PLANS_KEPT = 512
 FULL, COUNT = "full", "count"
 """What a definition's timer tick does (Runtime._definition_due)."""
 CYCLE_READS = 50
@@ -168,6 +169,7 @@ class Runtime:
         self._count_reads: dict[tuple[int, str], asyncio.Future] = {}
         self._counts_swept_at: datetime | None = None
         self._batchers: weakref.WeakKeyDictionary[ConductorClient, dict[str, Batcher]] = weakref.WeakKeyDictionary()
+        self._plan_models: dict[int, tuple[dict, MigrationPlan | None]] = {}
         self._recorded: dict[str, tuple[dict, dict]] = {}
         self._retired: list[tuple[weakref.finalize, Callable[[], Awaitable[None]]]] = []
         self._closing: set[asyncio.Task] = set()
@@ -529,6 +531,33 @@ class Runtime:
             waiting += [child for child in pinned[ref] if child not in pinned]
         return defs.sub_workflow_cycle(start, pinned)
 
+    async def _plans_of(self, resource: WorkflowDefinition) -> list[MigrationPlan]:
+        """The MigrationPlans of the resource's namespace that work on its ConductorCluster (kopf's index: no
+        request)."""
+        bodies = await self.kube.migration_plans(resource.metadata.namespace)
+        return migrations.same_cluster(self._parsed_plans(bodies), cluster_name(resource),
+                                       self.settings.default_cluster)
+
+    def _parsed_plans(self, bodies: list[dict]) -> list[MigrationPlan]:
+        """parse_plans, each body parsed once: the index hands the same body until the plan changes, and every
+        definition's tick asks (the models are only read)."""
+        if len(self._plan_models) > PARSED_PLANS_KEPT:
+            self._plan_models.clear()  # bodies of plans changed or deleted since: parsed again when asked
+        parsed = []
+        for body in bodies:
+            hit = self._plan_models.get(id(body))
+            if hit is None or hit[0] is not body:
+                hit = self._plan_models[id(body)] = (body, _parse_or_none(MigrationPlan, body))
+            if hit[1] is not None:
+                parsed.append(hit[1])
+        return parsed
+
+    async def _retiring(self, resource: WorkflowDefinition) -> bool:
+        """Whether a plan retired or is retiring this version: its resource is then reconciled in full at every
+        tick (the retirement, and a retired version running again, are told by its conditions), not only counted."""
+        return bool(migrations.plans_retiring(resource.spec.name, resource.spec.version,
+                                              await self._plans_of(resource)))
+
     async def _workflow_hold(self, resource: WorkflowDefinition, status: dict, client: ConductorClient,
                              now: datetime) -> list[Condition] | None:
         """Keep a version out of Conductor while a MigrationPlan has not released it, or after one retired it.
@@ -536,8 +565,7 @@ class Runtime:
         A retired version's running executions are still counted (into ``status``), at every resync: the plan
         that retired it has ended and no longer looks, and restarted executions of it run unseen otherwise."""
         spec = resource.spec
-        bodies = await self.kube.migration_plans(resource.metadata.namespace)
-        plans = migrations.same_cluster(parse_plans(bodies), cluster_name(resource), self.settings.default_cluster)
+        plans = await self._plans_of(resource)
         running = None
         if migrations.plans_retiring(spec.name, spec.version, plans):
             counted = await self.running_counts(client, spec.name)
@@ -561,7 +589,7 @@ class Runtime:
             spec = body.get("spec") or {}
             generation = meta.get("generation")
             policy = resource.spec.policy
-            if due == COUNT:
+            if due == COUNT and not (hold is not None and await self._retiring(resource)):
                 try:
                     client = await self.client_for(meta["namespace"], cluster_name(resource))
                 except UserError:
