@@ -21,8 +21,30 @@ import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from conductor_operator.api.definitions import MAX_DEFINITION_DEPTH, MAX_TASK_NESTING
 from conductor_operator.domain.conditions import FALSE, TRUE, Condition, kstatus
+from conductor_operator.domain.depth import (  # noqa: F401 (the names definitions always offered)
+    MAX_OBJECT_DEPTH,
+    TOO_DEEP_KEY,
+    cut_deep_json,
+    cut_message,
+    find_string,
+    json_depth,
+    json_text_depth,
+    read_api_json,
+)
+from conductor_operator.domain.workflow_tasks import (  # noqa: F401 (the names definitions always offered)
+    REASON_SUB_WORKFLOW_CYCLE,
+    cycle_warning,
+    depth_error,
+    iter_tasks,
+    pinned_referrers,
+    pinned_sub_workflow_refs,
+    sub_workflow_cycle,
+    task_nesting,
+    text_depth_error,
+    unpinned_sub_workflows,
+    validate_workflow_definition,
+)
 
 # Condition types and reasons
 REGISTERED = "Registered"
@@ -44,7 +66,6 @@ REASON_UNPINNED_SUB_WORKFLOW = "UnpinnedSubWorkflow"
 REASON_SHARED_TASK_DEFINITION = "SharedTaskDefinitionChanged"
 REASON_NO_WARNINGS = "NoWarnings"
 REASON_TOO_DEEP = "NestedTooDeep"
-REASON_SUB_WORKFLOW_CYCLE = "SubWorkflowCycle"
 
 # Fields Conductor sets itself; never part of what a resource declares or of drift.
 SERVER_FIELDS = frozenset({"createTime", "updateTime", "createdBy", "updatedBy", "ownerApp"})
@@ -139,281 +160,6 @@ def differences(desired, observed, path: str = "") -> list[str]:
     if _is_empty(desired) and _is_empty(observed):
         return []
     return [] if desired == observed else [path or "."]
-
-
-# ---- validation -------------------------------------------------------------------------------
-
-_REFERENCE = re.compile(r"\$\{([A-Za-z0-9_\-]+)\.(output|input)\b")
-_NESTED_LISTS = ("defaultCase", "loopOver")
-
-
-def _task_lists(task: dict) -> list[list]:
-    """The task lists a task holds (SWITCH cases, its default case, a DO_WHILE loop, FORK_JOIN branches)."""
-    cases = task.get("decisionCases")
-    lists = list(cases.values()) if isinstance(cases, dict) else []
-    lists += [task.get(key) for key in _NESTED_LISTS]
-    forks = task.get("forkTasks")
-    lists += forks if isinstance(forks, list) else []
-    return [tasks for tasks in lists if isinstance(tasks, list)]
-
-
-def _walk_tasks(tasks: list):
-    """(task, nesting level) of every task, nested ones included, in document order; iterative, so any depth."""
-    stack = [(iter(tasks if isinstance(tasks, list) else []), 0)]
-    while stack:
-        level = stack[-1][1]
-        task = next(stack[-1][0], None)
-        if task is None:
-            stack.pop()
-            continue
-        if not isinstance(task, dict):
-            continue
-        yield task, level
-        stack.extend((iter(inner), level + 1) for inner in reversed(_task_lists(task)))
-
-
-def iter_tasks(tasks: list) -> list[dict]:
-    """Every task of a workflow, nested ones included, in document order."""
-    return [task for task, _ in _walk_tasks(tasks or [])]
-
-
-# ---- depth --------------------------------------------------------------------------------------
-# A definition nested thousands of levels deep passes the API server (free-form values have no schema) and
-# would exhaust Python's recursion in every recursive walk; these functions are iterative, and the operator
-# refuses what is deeper than its limits before anything else walks it.
-
-MAX_OBJECT_DEPTH = 100
-"""How deep the operator reads a Kubernetes object (JSON levels from the object itself): what nests deeper is cut
-as it is read from the API server, and the object's spec replaced by ``{TOO_DEEP_KEY: <where>}``."""
-TOO_DEEP_KEY = "conductor-operator.io/nestedTooDeep"
-
-
-_CUT = f"<conductor-operator: cut, nested deeper than {MAX_OBJECT_DEPTH} levels>"
-
-
-def _cut_spec(obj) -> None:
-    spec = obj.get("spec") if isinstance(obj, dict) else None
-    if isinstance(spec, dict) and (where := find_string(spec, _CUT)) is not None:
-        obj["spec"] = {TOO_DEEP_KEY: f"spec.{where}"}
-
-
-def read_api_json(text: str | bytes):
-    """json.loads for what the API server answers (an object, a list of them, a watch event): never deeper than
-    MAX_OBJECT_DEPTH (+2 for the list or event around an object). The spec of an object nested deeper is
-    replaced by ``{TOO_DEEP_KEY: <where it was cut>}``, which every reconciler reports and nothing else reads."""
-    if isinstance(text, bytes):
-        text = text.decode("utf-8")
-    cut = cut_deep_json(text, MAX_OBJECT_DEPTH + 2, _CUT)
-    value = json.loads(cut)
-    if cut is not text and isinstance(value, dict):
-        _cut_spec(value.get("object"))
-        for item in value.get("items") or []:
-            _cut_spec(item)
-        _cut_spec(value)
-    return value
-
-
-def cut_message(where: str) -> str:
-    """The Stalled message of an object whose spec was cut at ``where`` (a path) as it was read."""
-    return (f"{where} is nested deeper than the operator reads ({MAX_OBJECT_DEPTH} JSON levels), so it ignores "
-            f"this spec: a definition may nest at most {MAX_DEFINITION_DEPTH} JSON levels, and tasks "
-            f"{MAX_TASK_NESTING} levels; flatten it, or move nested tasks into a sub-workflow")
-
-
-def json_depth(value) -> int:
-    """How many levels of objects and arrays ``value`` nests (a scalar: 0, ``{}``: 1); iterative."""
-    deepest, stack = 0, [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict):
-            children = item.values()
-        elif isinstance(item, list):
-            children = item
-        else:
-            continue
-        deepest = max(deepest, depth)
-        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
-    return deepest
-
-
-_JSON_TOKENS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')
-
-
-def json_text_depth(text: str) -> int:
-    """How deep the JSON document ``text`` nests, read from the text without decoding it."""
-    if text.count("{") + text.count("[") <= 1:
-        return text.count("{") + text.count("[")
-    depth = deepest = 0
-    for token in _JSON_TOKENS.finditer(text):
-        char = token.group()[0]
-        if char in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif char in "]}":
-            depth -= 1
-    return deepest
-
-
-def cut_deep_json(text: str, limit: int, marker: str) -> str:
-    """``text`` with each object or array nested deeper than ``limit`` levels replaced by the string ``marker``.
-
-    Returns ``text`` itself when nothing is that deep. Invalid JSON stays invalid (the decoder says so).
-    """
-    if text.count("{") + text.count("[") <= limit:
-        return text
-    pieces, depth, start, last = [], 0, -1, 0
-    for token in _JSON_TOKENS.finditer(text):
-        char = token.group()[0]
-        if char in "[{":
-            depth += 1
-            if depth == limit + 1:
-                start = token.start()
-        elif char in "]}":
-            if depth == limit + 1 and start >= 0:
-                pieces += [text[last:start], json.dumps(marker)]
-                last, start = token.end(), -1
-            depth -= 1
-    if not pieces:
-        return text
-    return "".join([*pieces, text[last:]])
-
-
-def find_string(value, wanted: str) -> str | None:
-    """The path (``a.b[2].c``) of the first place ``value`` holds the string ``wanted``; iterative."""
-    stack = [(value, "")]
-    while stack:
-        item, path = stack.pop()
-        if item == wanted and isinstance(item, str):
-            return path or "."
-        if isinstance(item, dict):
-            stack.extend((child, f"{path}.{key}" if path else str(key)) for key, child in reversed(item.items()))
-        elif isinstance(item, list):
-            stack.extend((child, f"{path}[{index}]") for index, child in reversed(list(enumerate(item))))
-    return None
-
-
-def task_nesting(tasks: list) -> int:
-    """The deepest nesting level of a task (0: only top-level tasks)."""
-    return max((level for _, level in _walk_tasks(tasks or [])), default=0)
-
-
-def depth_error(definition, where: str = "spec.definition") -> str | None:
-    """Why a definition is nested too deep for the operator, naming the limit and the fix; None when it is not."""
-    depth = json_depth(definition)
-    if depth > MAX_DEFINITION_DEPTH:
-        return (f"{where} nests {depth} JSON levels deep; the limit is {MAX_DEFINITION_DEPTH}: flatten it, or move "
-                f"nested tasks into a sub-workflow")
-    nesting = task_nesting(definition.get("tasks") if isinstance(definition, dict) else [])
-    if nesting > MAX_TASK_NESTING:
-        return (f"{where} nests tasks {nesting} levels deep (a SWITCH, FORK_JOIN or DO_WHILE inside another); the "
-                f"limit is {MAX_TASK_NESTING}: move the inner tasks into a sub-workflow")
-    return None
-
-
-def text_depth_error(text: str, where: str) -> str | None:
-    """``depth_error`` for a JSON document not decoded yet (so that decoding it cannot exhaust the stack)."""
-    depth = json_text_depth(text)
-    if depth > MAX_DEFINITION_DEPTH:
-        return (f"{where} nests {depth} JSON levels deep; the limit is {MAX_DEFINITION_DEPTH}: flatten it, or move "
-                f"nested tasks into a sub-workflow")
-    return None
-
-
-def _strings(value):
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from _strings(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _strings(item)
-
-
-def validate_workflow_definition(definition: dict) -> list[str]:
-    """Semantic errors Conductor itself does not catch (or catches with a worse message)."""
-    tasks = definition.get("tasks") or []
-    if not tasks:
-        return ["the workflow has no tasks: spec.definition.tasks needs at least one"]
-    if error := depth_error(definition):
-        return [error]
-    errors = []
-    all_tasks = iter_tasks(tasks)
-    refs = [t.get("taskReferenceName") for t in all_tasks]
-    for task in all_tasks:
-        if not task.get("taskReferenceName"):
-            errors.append(f"task {task.get('name')!r} has no taskReferenceName")
-    seen, duplicates = set(), []
-    for ref in refs:
-        if ref and ref in seen and ref not in duplicates:
-            duplicates.append(ref)
-        seen.add(ref)
-    for ref in duplicates:
-        errors.append(f"taskReferenceName {ref!r} is used more than once")
-    known = set(refs) | {"workflow"}
-    unknown = []
-    for text in _strings({"tasks": tasks, "outputParameters": definition.get("outputParameters")}):
-        for ref, _ in _REFERENCE.findall(text):
-            if ref not in known and ref not in unknown:
-                unknown.append(ref)
-    for ref in unknown:
-        errors.append(f"an expression refers to ${{{ref}.…}} but no task has taskReferenceName {ref!r}")
-    return errors
-
-
-def unpinned_sub_workflows(definition: dict) -> list[str]:
-    """References of SUB_WORKFLOW tasks with no version: they float to the child's latest version."""
-    return [t.get("taskReferenceName") for t in iter_tasks(definition.get("tasks") or [])
-            if t.get("type") == "SUB_WORKFLOW" and not (t.get("subWorkflowParam") or {}).get("version")]
-
-
-def pinned_sub_workflow_refs(definition: dict) -> list[tuple[str, int]]:
-    """(workflow name, version) of every SUB_WORKFLOW task pinned to a version."""
-    pinned = []
-    for task in iter_tasks(definition.get("tasks") or []):
-        param = task.get("subWorkflowParam") or {}
-        if task.get("type") == "SUB_WORKFLOW" and param.get("name") and param.get("version"):
-            pinned.append((param["name"], int(param["version"])))
-    return pinned
-
-
-def sub_workflow_cycle(start: tuple[str, int],
-                       pinned: dict[tuple[str, int], list[tuple[str, int]]]) -> list[tuple[str, int]] | None:
-    """The shortest chain of pinned sub-workflows from ``start`` back to itself (``[start, ..., start]``), or None.
-
-    ``pinned`` maps (name, version) to the pinned sub-workflows of that definition, as far as they are known.
-    """
-    parents: dict[tuple[str, int], tuple[str, int]] = {}
-    frontier, seen = [start], {start}
-    while frontier:
-        following = []
-        for node in frontier:
-            for child in pinned.get(node, []):
-                if child == start:
-                    chain = [node]
-                    while chain[-1] != start:
-                        chain.append(parents[chain[-1]])
-                    return [start, *reversed(chain[:-1]), start] if node != start else [start, start]
-                if child not in seen:
-                    seen.add(child)
-                    parents[child] = node
-                    following.append(child)
-        frontier = following
-    return None
-
-
-def cycle_warning(cycle: list[tuple[str, int]]) -> tuple[str, str]:
-    """The Warning (reason, message) of a cycle of pinned sub-workflows."""
-    chain = " -> ".join(f"{name} v{version}" for name, version in cycle)
-    what = "starts itself" if len(cycle) == 2 else "is started again by its own sub-workflows"
-    return (REASON_SUB_WORKFLOW_CYCLE,
-            f"pinned sub-workflows form a cycle ({chain}): each execution {what} until Conductor or the "
-            f"workflow's own conditions stop it; break the cycle, or make sure a SWITCH ends it")
-
-
-def pinned_referrers(definitions: list[dict], name: str, version: int) -> list[str]:
-    """Labels ("parent v3") of the definitions whose SUB_WORKFLOW tasks are pinned to ``name`` ``version``."""
-    return [f"{d['name']} v{d.get('version')}" for d in definitions if (name, version) in pinned_sub_workflow_refs(d)]
 
 
 # ---- planning ---------------------------------------------------------------------------------
