@@ -13,6 +13,7 @@ import time
 
 import pytest
 from conductor_operator.conductor.errors import NotFound, Rejected, Unavailable
+from conductor_operator.domain import migrations as plans
 from conductor_operator.domain.conditions import format_time
 from conductor_operator.reconcile.migration import reconcile_plan
 
@@ -1022,3 +1023,25 @@ async def test_a_plan_that_ended_woken_by_a_change_of_its_spec_keeps_its_record(
     assert outcome.events == []
     again = await m.step()
     assert again.status is None, "at rest again"
+
+
+async def test_a_status_the_phase_table_cannot_move_from_stalls_with_a_warning(runtime, conductor, clock):
+    """A phase this operator never writes in that state (a status edited by hand, or left by another version):
+    the plan stalls and says so, instead of failing its reconcile with a traceback."""
+    m = Migration(runtime, conductor, clock)
+    m.plan["status"] = {"phase": "Moving"}  # moving executions, and never cut over
+    outcome = await m.step()
+    stalled = next(c for c in outcome.status["conditions"] if c["type"] == "Stalled")
+    assert (stalled["status"], stalled["reason"]) == ("True", "UnlistedTransition")
+    assert "Moving" in stalled["message"] and "recreate the plan" in stalled["message"]
+    assert [(e.type, e.reason) for e in outcome.events] == [("Warning", "UnlistedTransition")]
+    assert m.status["phase"] == "Moving", "the recorded status is kept as it was"
+
+
+@pytest.mark.parametrize("phase", [p.value for p in plans.Phase])
+async def test_any_phase_written_by_hand_with_nothing_else_gets_an_answer_not_a_traceback(runtime, conductor, clock,
+                                                                                          phase):
+    m = Migration(runtime, conductor, clock)
+    m.plan["status"] = {"phase": phase}
+    outcome = await m.step()
+    assert outcome.status["conditions"], "reconciled to conditions, whatever they say"

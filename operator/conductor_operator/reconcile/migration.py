@@ -47,6 +47,9 @@ from conductor_operator.reconcile.moves import (
 )
 
 
+REASON_UNLISTED_TRANSITION = "UnlistedTransition"
+
+
 async def reconcile_plan(runtime: Runtime, body, *, attempt: int = 0) -> Outcome:
     meta = body["metadata"]
     generation = meta.get("generation")
@@ -83,7 +86,14 @@ async def reconcile_plan(runtime: Runtime, body, *, attempt: int = 0) -> Outcome
             message = f"Conductor refused a request of {label}: {exc.message}"
             return _error(runtime, body, recorded, now, kstatus(False, defs.REASON_REJECTED, message, stalled=True),
                           defs.state_event("Warning", defs.REASON_REJECTED, message))
-        step = plans.plan_migration(plan.spec, plan.status, observed, now, generation)
+        try:
+            step = plans.plan_migration(plan.spec, plan.status, observed, now, generation)
+        except plans.UnlistedTransition as exc:  # a status this operator never writes (edited by hand, or older)
+            message = (f"{label} cannot go on from its recorded status: {exc}; restore the status it had, or "
+                       f"delete and recreate the plan")
+            return _error(runtime, body, recorded, now,
+                          kstatus(False, REASON_UNLISTED_TRANSITION, message, stalled=True),
+                          defs.state_event("Warning", REASON_UNLISTED_TRANSITION, message))
         if settled:
             step.events.append(defs.Event("Normal", "MovesSettled", _settled_text(settled)))
         refused, failures = await _act(client, plan, step, target, ledger, now)
@@ -221,7 +231,7 @@ async def observe_plan(client: ConductorClient, plan: MigrationPlan, target: pla
                           for task_type in plans.simple_task_types(target.definition)}
     counts = referrers = old_starts = candidates = target_refs = None
     running: list[dict] = []
-    moving = status.phase == plans.Phase.MOVING
+    moving = status.phase == plans.Phase.MOVING and status.verdict is not None  # else a status never written here
     frozen = status.verdict and (status.gates_passed_at or status.cutover_at)  # as the planner reads them
     old_versions = set(status.verdict.from_versions if frozen else old_definitions)
     if moving or plans.counts_due(status, parse_duration(spec.drain_detection.interval), now):
@@ -236,7 +246,7 @@ async def observe_plan(client: ConductorClient, plan: MigrationPlan, target: pla
                                if e.get("status") in waves.RUNNING_STATES)
             target_def = await client.get_workflow_def(name, status.verdict.to_version)
             target_refs = frozenset(waves.task_refs(target_def)) if target_def else None
-    if status.phase == plans.Phase.RETIRING:
+    if status.phase == plans.Phase.RETIRING and status.verdict is not None:
         definitions = await client.all_workflow_defs()
         referrers = {version: defs.pinned_referrers(definitions, name, version)
                      for version in status.verdict.from_versions if version not in status.retired_versions}
