@@ -182,6 +182,11 @@ async def cluster_timer(body, patch, memo, **_) -> None:
     _deliver(outcome, body, patch, retry=False)
 
 
+@kopf.on.delete(*CLUSTERS, optional=True)  # optional: no finalizer, nothing to do in Conductor
+async def cluster_deleted(body, memo, **_) -> None:
+    memo.runtime.forget_cluster(body)
+
+
 # ---- WorkflowDefinition -------------------------------------------------------------------------
 
 @kopf.on.resume(*WORKFLOWS)

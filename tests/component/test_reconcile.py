@@ -490,3 +490,17 @@ async def test_definitions_applied_together_register_in_one_request(runtime, con
     outcomes = await asyncio.gather(*(runtime.reconcile_workflow(b, due_only=False) for b in bodies))
     assert [conditions(o)["Ready"] for o in outcomes] == [("True", "Registered")] * 20
     assert conductor.registrations == 1 and len(conductor.workflows) == 20
+
+
+async def test_what_the_runtime_keeps_for_an_object_goes_with_it(runtime, conductor):
+    """Locks, retry times, recorded statuses and clients are dropped when their object is deleted: an operator that
+    sees thousands of resources come and go does not grow."""
+    body = workflow_body("a", policy={"onDelete": "Retain"})
+    body["status"] = (await runtime.reconcile_workflow(body, due_only=False)).status
+    runtime.record_status("uid-1", {}, body["status"])
+    assert runtime._locks and runtime._recorded and runtime._clients
+    await runtime.finalize_workflow(body)
+    assert not runtime._locks and not runtime._recorded and not runtime._retry_at
+    cluster = runtime.kube.clusters[("ns", "default")]
+    runtime.forget_cluster({**cluster, "metadata": {**cluster["metadata"], "uid": "uid-cluster"}})
+    assert not runtime._clients

@@ -219,6 +219,19 @@ class Runtime:
         self._retired = [(f, c) for f, c in self._retired if f.alive]
         self._retired.append((weakref.finalize(client, closed_when_unused), close))
 
+    def forget(self, uid: str) -> None:
+        """Drop what the runtime keeps for an object that is going: its lock, retry time and recorded status."""
+        self._locks.pop(uid, None)
+        self._retry_at.pop(uid, None)
+        self._recorded.pop(uid, None)
+
+    def forget_cluster(self, body) -> None:
+        """A deleted ConductorCluster: its client is closed once no reconcile uses it any more."""
+        meta = body["metadata"]
+        if cached := self._clients.pop((meta["namespace"], meta["name"]), None):
+            self._retire(cached[1])
+        self.forget(meta["uid"])
+
     def lock(self, body) -> asyncio.Lock:
         return self._locks.setdefault(body["metadata"]["uid"], asyncio.Lock())
 
@@ -729,8 +742,7 @@ class Runtime:
             # The reason is posted once, when holding starts; its message follows the running count.
             outcome.events = [defs.Event("Normal", plan.reason, plan.message)] if attempt == 0 else []
             return outcome
-        self._locks.pop(meta["uid"], None)  # the object is about to go; its lock and retry time with it
-        self._retry_at.pop(meta["uid"], None)
+        self.forget(meta["uid"])  # the object is about to go
         return Outcome(None, [defs.Event("Normal", plan.reason, plan.message)])
 
     # ---- TaskDefinition -------------------------------------------------------------------------

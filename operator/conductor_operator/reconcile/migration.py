@@ -46,7 +46,6 @@ from conductor_operator.reconcile.moves import (
     resume_triggers,
 )
 
-
 REASON_UNLISTED_TRANSITION = "UnlistedTransition"
 
 
@@ -413,6 +412,13 @@ async def finalize_plan(runtime: Runtime, body, *, attempt: int = 0) -> Outcome:
     """Before a plan goes: settle the moves it began (none stays terminated and not restarted) and resume the
     triggers it paused, so none stays off because of a plan that is gone. With no way to reach Conductor
     any more (no ConductorCluster), it lets go with a Warning naming what it leaves."""
+    outcome = await _finalize_plan(runtime, body, attempt)
+    if outcome.retry_after is None:  # it lets go: the plan is about to go
+        runtime.forget(body["metadata"]["uid"])
+    return outcome
+
+
+async def _finalize_plan(runtime: Runtime, body, attempt: int) -> Outcome:
     meta = body["metadata"]
     label = f"MigrationPlan {meta['name']}"
     async with runtime.lock(body):
