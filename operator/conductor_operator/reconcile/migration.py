@@ -1,13 +1,9 @@
 """The MigrationPlan shell: observe the target and Conductor, let the planner decide, act, report.
 
-What is read depends on where the plan is: the versions to move from and the workers only before
-the cutover, check workflow executions only while they run, running executions every
-drainDetection.interval, and at every step while retiring together with the definitions that pin
-an old version (the planner retires a version only on those fresh facts). While executions move,
-every step reads the ledger, the executions still to move (with their tasks) and the state of those
-moved. Moves a previous step began are settled before anything is planned. Each action is carried
-out on its own, so one that fails leaves the results of the others recorded. A plan that ended reads
-nothing at all until its spec changes.
+What a step reads depends on where the plan is: ``observe_plan`` lists it, phase by phase, with the requests each
+read costs. Moves a previous step began are settled before anything is planned. Each action is carried out on its
+own, so one that fails leaves the results of the others recorded. A plan that ended reads nothing at all until its
+spec changes.
 """
 
 from __future__ import annotations
@@ -207,71 +203,117 @@ async def _rival(runtime: Runtime, plan: MigrationPlan, here: str) -> str | None
 
 async def observe_plan(client: ConductorClient, plan: MigrationPlan, target: plans.TargetView | None,
                        now: datetime, ledger: Ledger, flavor: str) -> plans.PlanObservation:
-    """What this step needs; with no target only the versions before the cutover (the plan waits), and the
-    counts and pins after it (the plan goes on with the version it released)."""
+    """What this step needs, each thing read once, and only where the plan is (requests to Conductor in brackets):
+
+    ============================================  ===============================================================
+    where the plan is                             what it reads
+    ============================================  ===============================================================
+    every step                                    the registered versions [1]
+    before its gates passed, with a target        each old version's definition [1 each]; with requireWorkers,
+                                                  the last poll of each task type the target runs [1 each]
+    Moving, or the drain counts due               the running executions [1 + ceil(n/1000)]
+    Moving, a wave about to be chosen             the old executions not moved yet, with their tasks
+                                                  [ceil(n/1000)], and the target's definition [1]
+    Moving or RollingBack                         the moved executions that no longer run [ceil(m/1000)]
+    Retiring                                      every workflow definition, for the pins [1]
+    a check workflow running                      its execution [1 each]
+    Draining after the cutover                    the event handlers and schedules that start the workflow [2]
+    ============================================  ===============================================================
+
+    With no target, before the cutover only the versions are read (the plan waits); after it the plan goes on
+    with the version it released.
+    """
     spec, status = plan.spec, plan.status
     name = spec.workflow_name
     registered = tuple(await client.workflow_versions(name))
     if target is not None and target.registered and target.version not in registered:
         target = dataclasses.replace(target, registered=False)
     before_cutover = status.cutover_at is None
-    if before_cutover and status.gates_passed_at is None and target is None:
+    before_gates = before_cutover and status.gates_passed_at is None
+    if before_gates and target is None:
         return plans.PlanObservation(None, registered, flavor=flavor)
-    old_definitions: dict[int, dict] = {}
-    last_polls = None
-    if before_cutover and status.gates_passed_at is None:
-        from_versions = plans.versions_to_move(explicit=spec.from_.versions, all_older=bool(spec.from_.all_older),
-                                               registered=registered, target=target.version)
-        for version in from_versions:
-            if (definition := await client.get_workflow_def(name, version)) is not None:
-                old_definitions[version] = definition
-        if target.definition is not None and spec.gates.require_workers:
-            last_polls = {task_type: await _last_poll(client, task_type)
-                          for task_type in plans.simple_task_types(target.definition)}
-    counts = referrers = old_starts = candidates = target_refs = None
-    running: list[dict] = []
+    old_definitions, last_polls = await _before_gates(client, plan, target, registered) if before_gates else ({}, None)
     moving = status.phase == plans.Phase.MOVING and status.verdict is not None  # else a status never written here
     frozen = status.verdict and (status.gates_passed_at or status.cutover_at)  # as the planner reads them
     old_versions = set(status.verdict.from_versions if frozen else old_definitions)
+    running: list[dict] = []
+    counts = old_starts = candidates = target_refs = None
     if moving or plans.counts_due(status, parse_duration(spec.drain_detection.interval), now):
         running = await client.running_executions(name)
         counts = counts_by_version(running)
         old = [e for e in running if int(e.get("workflowVersion") or 0) in old_versions]
         old_starts = tuple(started for e in old if (started := waves.started_at(e)) is not None)
         if moving and plans.reads_candidates(spec, status, now):
-            unmoved = [e["workflowId"] for e in old if e["workflowId"] not in ledger.moves]
-            candidates = tuple(waves.candidate(e)
-                               for e in await client.existing_executions(unmoved, include_tasks=True)
-                               if e.get("status") in waves.RUNNING_STATES)
-            target_def = await client.get_workflow_def(name, status.verdict.to_version)
-            target_refs = frozenset(waves.task_refs(target_def)) if target_def else None
-    if status.phase == plans.Phase.RETIRING and status.verdict is not None:
-        definitions = await client.all_workflow_defs()
-        referrers = {version: defs.pinned_referrers(definitions, name, version)
-                     for version in status.verdict.from_versions if version not in status.retired_versions}
-    executions = {}
+            candidates, target_refs = await _wave_candidates(client, plan, old, ledger)
+    referrers = await _retiring_referrers(client, plan) \
+        if status.phase == plans.Phase.RETIRING and status.verdict is not None else None
     wave_checks = status.waves.gates if moving and status.waves else []
-    for gate in [*(status.gates if before_cutover else ()), *wave_checks]:
-        if gate.execution_id and not gate.passed and gate.reason != plans.REASON_GATE_FAILED:
-            try:
-                execution = await client.get_execution(gate.execution_id)
-            except NotFound:
-                continue
-            executions[gate.execution_id] = execution
-    pinning = None
-    if status.phase == plans.Phase.DRAINING and not before_cutover:
-        pinning = await pinning_triggers(client, name)
-    move_states: dict[str, str | None] = {}
-    if moving or status.phase == plans.Phase.ROLLING_BACK:
-        moved = [m.execution_id for m in ledger.moves.values() if m.state is waves.MoveState.MOVED]
-        found = {e["workflowId"]: e.get("status") for e in running}  # most moved executions still run
-        ended = [i for i in moved if i not in found]
-        found |= {e["workflowId"]: e.get("status") for e in await client.existing_executions(ended)}
-        move_states = {i: found.get(i) for i in moved}
+    executions = await _check_executions(client, [*(status.gates if before_cutover else ()), *wave_checks])
+    pinning = await pinning_triggers(client, name) \
+        if status.phase == plans.Phase.DRAINING and not before_cutover else None
+    move_states = await _move_states(client, ledger, running) \
+        if moving or status.phase == plans.Phase.ROLLING_BACK else {}
     return plans.PlanObservation(target, registered, old_definitions, counts, last_polls, executions, referrers,
                                  flavor=flavor, moves=tuple(ledger.moves.values()), candidates=candidates,
                                  move_states=move_states, target_refs=target_refs, old_starts=old_starts,
                                  pinning_triggers=pinning)
+
+
+async def _before_gates(client: ConductorClient, plan: MigrationPlan, target: plans.TargetView,
+                        registered: tuple[int, ...]) -> tuple[dict[int, dict], dict | None]:
+    """The old versions' definitions (for the verdict) and, when the gates ask for workers, their last polls."""
+    spec, name = plan.spec, plan.spec.workflow_name
+    old_definitions: dict[int, dict] = {}
+    for version in plans.versions_to_move(explicit=spec.from_.versions, all_older=bool(spec.from_.all_older),
+                                          registered=registered, target=target.version):
+        if (definition := await client.get_workflow_def(name, version)) is not None:
+            old_definitions[version] = definition
+    last_polls = None
+    if target.definition is not None and spec.gates.require_workers:
+        last_polls = {task_type: await _last_poll(client, task_type)
+                      for task_type in plans.simple_task_types(target.definition)}
+    return old_definitions, last_polls
+
+
+async def _wave_candidates(client: ConductorClient, plan: MigrationPlan, old: list[dict],
+                           ledger: Ledger) -> tuple[tuple, frozenset | None]:
+    """The old executions a wave may choose from (not moved yet, still running, with their tasks) and the task
+    references of the target, to judge which of them may move."""
+    unmoved = [e["workflowId"] for e in old if e["workflowId"] not in ledger.moves]
+    candidates = tuple(waves.candidate(e) for e in await client.existing_executions(unmoved, include_tasks=True)
+                       if e.get("status") in waves.RUNNING_STATES)
+    target_def = await client.get_workflow_def(plan.spec.workflow_name, plan.status.verdict.to_version)
+    return candidates, frozenset(waves.task_refs(target_def)) if target_def else None
+
+
+async def _retiring_referrers(client: ConductorClient, plan: MigrationPlan) -> dict[int, list[str]]:
+    """For each old version not retired yet, the definitions that pin it (a version pinned is not retired)."""
+    status, name = plan.status, plan.spec.workflow_name
+    definitions = await client.all_workflow_defs()
+    return {version: defs.pinned_referrers(definitions, name, version)
+            for version in status.verdict.from_versions if version not in status.retired_versions}
+
+
+async def _check_executions(client: ConductorClient, gates) -> dict[str, dict]:
+    """The executions of the check workflows still to judge (a gone one is left out: the planner reruns it)."""
+    executions = {}
+    for gate in gates:
+        if gate.execution_id and not gate.passed and gate.reason != plans.REASON_GATE_FAILED:
+            try:
+                executions[gate.execution_id] = await client.get_execution(gate.execution_id)
+            except NotFound:
+                continue
+    return executions
+
+
+async def _move_states(client: ConductorClient, ledger: Ledger, running: list[dict]) -> dict[str, str | None]:
+    """The state of each execution the ledger records as moved: from the running ones read already, and one read
+    for those that no longer run."""
+    moved = [m.execution_id for m in ledger.moves.values() if m.state is waves.MoveState.MOVED]
+    found = {e["workflowId"]: e.get("status") for e in running}  # most moved executions still run
+    ended = [i for i in moved if i not in found]
+    found |= {e["workflowId"]: e.get("status") for e in await client.existing_executions(ended)}
+    return {i: found.get(i) for i in moved}
 
 
 async def _last_poll(client: ConductorClient, task_type: str) -> datetime | None:
