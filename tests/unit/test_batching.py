@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-
 from conductor_operator.conductor.errors import Rejected, Unavailable
 from conductor_operator.reconcile.batching import Batcher
 

@@ -554,11 +554,14 @@ def test_unreadable_definitions_are_refused(old, new, which, problem):
     assert problem in str(caught.value)
 
 
-def test_the_module_imports_only_the_standard_library():
-    tree = ast.parse(Path(compatibility.__file__).read_text())
-    imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
-                for alias in node.names}
-    imported |= {node.module.split(".")[0] for node in ast.walk(tree)
-                 if isinstance(node, ast.ImportFrom) and node.module}
-    assert imported
-    assert imported <= set(sys.stdlib_module_names) | {"__future__"}
+def test_the_package_imports_only_the_standard_library_and_itself():
+    package = compatibility.__name__
+    modules = sorted(Path(compatibility.__file__).parent.glob("*.py"))
+    assert len(modules) > 1
+    for module in modules:
+        tree = ast.parse(module.read_text())
+        imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+        imported |= {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+        assert not [node for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level], module.name
+        outside = {name for name in imported if name != package and not name.startswith(f"{package}.")}
+        assert {name.split(".")[0] for name in outside} <= set(sys.stdlib_module_names) | {"__future__"}, module.name
