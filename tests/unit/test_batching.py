@@ -10,10 +10,11 @@ from conductor_operator.reconcile.batching import Batcher
 
 
 class Server:
-    """Takes lists; refuses a whole list holding a definition named in ``bad``, as Conductor's bulk PUT does."""
+    """Takes lists; refuses a whole list holding a definition named in ``bad``, as Conductor's bulk PUT does, naming
+    the positions of the items at fault unless ``anonymous``."""
 
-    def __init__(self, bad=(), down=False):
-        self.bad, self.down = set(bad), down
+    def __init__(self, bad=(), down=False, anonymous=False):
+        self.bad, self.down, self.anonymous = set(bad), down, anonymous
         self.requests: list[list[str]] = []
         self.registered: set[str] = set()
 
@@ -23,7 +24,8 @@ class Server:
         if self.down:
             raise Unavailable(None, "connection refused")
         if refused := [i["name"] for i in items if i["name"] in self.bad]:
-            raise Rejected(400, f"invalid: {', '.join(refused)}")
+            positions = () if self.anonymous else [n for n, i in enumerate(items) if i["name"] in self.bad]
+            raise Rejected(400, f"invalid: {', '.join(refused)}", items=positions)
         self.registered |= {i["name"] for i in items}
 
 
@@ -46,8 +48,19 @@ async def test_a_batch_is_at_most_the_limit_and_what_comes_while_one_is_sent_wai
     assert len(server.registered) == 40
 
 
-async def test_one_bad_definition_fails_alone_and_its_neighbours_register():
-    server = Server(bad={"w5"})
+async def test_bad_definitions_the_server_names_fail_alone_each_with_its_own_answer():
+    server = Server(bad={"w5", "w9"})
+    names = [f"w{i}" for i in range(32)]
+    results = await submit_all(Batcher(server.send), names)
+    assert isinstance(results[5], Rejected) and results[5].message == "invalid: w5"
+    assert isinstance(results[9], Rejected) and results[9].message == "invalid: w9"
+    assert [r for i, r in enumerate(results) if i not in (5, 9)] == [None] * 30
+    assert server.registered == set(names) - {"w5", "w9"}
+    assert server.requests[1:] == [["w5"], ["w9"], [n for n in names if n not in ("w5", "w9")]]
+
+
+async def test_when_the_server_names_no_item_a_refused_batch_is_halved_down_to_the_bad_one():
+    server = Server(bad={"w5"}, anonymous=True)
     names = [f"w{i}" for i in range(32)]
     results = await submit_all(Batcher(server.send), names)
     assert isinstance(results[5], Rejected) and "w5" in results[5].message

@@ -297,6 +297,53 @@ async def test_validation_errors_are_readable_and_name_the_item():
                                     "good v1: taskReferenceName: t1 should be unique")
 
 
+async def test_a_rejected_bulk_names_the_positions_of_the_items_at_fault():
+    """Conductor OSS 3.32.3's answer to a list whose items 1 and 3 are invalid (nothing of it is registered):
+    the batcher drops those positions and sends the rest again."""
+    body = error_body(400, "Validation failed, check below errors for detail.", [
+        {"path": "updateWorkflowDef.arg0[3].tasks[0].name", "message": "WorkflowTask name cannot be empty or null"},
+        {"path": "updateWorkflowDef.arg0[1].tasks", "message": "WorkflowTask list cannot be empty"},
+        {"path": "updateWorkflowDef.arg0[1]", "message": "taskReferenceName: a should be unique"},
+        {"path": "updateWorkflowDef.arg0[9]", "message": "past the end: no item"},
+        {"path": "updateWorkflowDef.arg0", "message": "WorkflowDefList is empty"}])
+    client, _ = make_client({("PUT", "/api/metadata/workflow"): httpx.Response(400, json=body)})
+    defs = [{"name": f"w{i}", "version": 1} for i in range(5)]
+    with pytest.raises(Rejected) as raised:
+        await client.register_workflow_defs(defs)
+    assert raised.value.status == 400
+    assert raised.value.items == (1, 3)
+    assert "w3 v1: tasks[0].name: WorkflowTask name cannot be empty or null" in raised.value.validation_errors
+
+
+async def test_a_null_item_is_named_too():
+    body = error_body(400, "Validation failed, check below errors for detail.",
+                      [{"path": "updateWorkflowDef.arg0[1].<list element>", "message": "WorkflowDef cannot be null"}])
+    client, _ = make_client({("PUT", "/api/metadata/workflow"): httpx.Response(400, json=body)})
+    with pytest.raises(Rejected) as raised:
+        await client.register_workflow_defs([{"name": "a", "version": 1}, {"name": "b", "version": 1}])
+    assert raised.value.items == (1,)
+
+
+async def test_a_body_the_server_cannot_read_is_rejected_not_retried():
+    """A 500 "JSON parse error" with retryable false (an enum value Conductor does not know): the same body would
+    fail for ever, and the answer names no item."""
+    body = error_body(500, "JSON parse error: Cannot deserialize value of type `...WorkflowDef$TimeoutPolicy` from "
+                           "String \"NOPE\": not one of the values accepted for Enum class: [TIME_OUT_WF, ALERT_ONLY]")
+    client, recorder = make_client({("PUT", "/api/metadata/workflow"): httpx.Response(500, json=body)})
+    with pytest.raises(Rejected, match="JSON parse error") as raised:
+        await client.register_workflow_defs([{"name": "a", "version": 1, "timeoutPolicy": "NOPE"}])
+    assert raised.value.status == 500
+    assert raised.value.items == ()
+    assert len(recorder.requests) == 1
+
+
+async def test_a_retryable_500_parse_error_stays_unavailable():
+    body = error_body(500, "JSON parse error: something", retryable=True)
+    client, _ = make_client({("PUT", "/api/metadata/workflow"): httpx.Response(500, json=body)})
+    with pytest.raises(Unavailable):
+        await client.register_workflow_defs([{"name": "a", "version": 1}])
+
+
 async def test_error_without_json_body_falls_back_to_text():
     client, _ = make_client({("GET", "/api/version"): httpx.Response(502, text="<html>Bad Gateway</html>")})
     with pytest.raises(Unavailable, match="Bad Gateway") as raised:
@@ -388,6 +435,7 @@ async def test_register_reads_bulk_errors_and_names_each_item():
         await client.register_workflow_defs(defs)
     assert "orders: version 2 is locked" in raised.value.message
     assert "billing: owner missing" in raised.value.message
+    assert raised.value.items == (0, 1), "the positions of every item of each name that failed"
     assert json.loads(recorder.requests[0].content) == defs
 
 

@@ -24,6 +24,24 @@ Retries. The caller owns backoff (the reconcile shell retries an Unavailable lat
   handling it. (A 503 may come from a gateway whose upstream dropped the connection after the request
   arrived, and a start sent twice starts two executions.) Transport failures are never retried here.
 
+Bursts. At most ``max_connections`` (32) requests are in flight at once; the others wait their turn in a
+FIFO (an asyncio.Semaphore sized to the pool, so httpx's own pool never queues), at most ``pool_timeout``
+(60 s, its own timeout, not the request's) before they are Unavailable ("... connections to Conductor were all
+busy ..."); a wait that is cancelled (kopf cancels handlers) gives its turn to the next. Why: httpcore 1.0.9's
+pool, left to queue a burst itself, walks every queued request against every connection each time a request
+enters or leaves (``AsyncConnectionPool._assign_requests_to_connections``): quadratic in the burst. Measured
+against a local server answering in 0.2 s, with httpx's default limits (100 connections) and a 30-s timeout:
+400 concurrent requests cost 2 s of CPU, 1,000 cost 16 s of CPU in 18 s, the event loop (kopf's, shared by
+every handler) stalled up to 6 s at a time. With 2-s or 3-s timeouts not one of 1,000 succeeded (900
+PoolTimeout, 100 ConnectTimeout: the stalled loop missed its own connects). The pool was not left unusable:
+cancelled and timed-out requests closed their connections, nothing leaked, and the same client served the
+next 100 requests at once; the burst itself was the failure. Behind the slots the same 1,000 (30-s timeout)
+take 1.1 s of CPU, the loop never stalls over 10 ms, and all succeed even with 2-s timeouts
+(tests/unit/test_conductor_client_burst.py). Against the real Conductor (1,000 concurrent GETs of a definition,
+the operator's default 30-s timeout, a busy 2-core machine): before, 604 PoolTimeout, 53 s, 19 s of CPU, the loop
+stalled 21 s; with a 5-s timeout all 1,000 failed. Behind the slots: all 1,000 answered in 7-9 s, 2.5 s of CPU,
+the loop stalled at most 0.2 s.
+
 Facts this relies on, checked against Conductor OSS 3.32.3:
 - ``/api/token`` answers 404 ("No static resource api/token.") on OSS: that is how the flavor is
   detected, and why a key given to an OSS server is harmless (no token is sent).
@@ -38,6 +56,7 @@ Facts this relies on, checked against Conductor OSS 3.32.3:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import random
 import re
@@ -81,6 +100,10 @@ RETRY_ANY = frozenset({429})
 """Answers retried inside any call: the server refused the request before handling it."""
 RETRY_BASE_WAIT = 0.25
 """The first in-call wait when the server gave no Retry-After, doubled each time."""
+MAX_CONNECTIONS = 32
+"""Requests one client has in flight at once, the size of its connection pool (see "Bursts" above)."""
+POOL_TIMEOUT = 60.0
+"""How long a request waits for one of those (seconds) before it is Unavailable."""
 
 
 class Flavor(StrEnum):
@@ -143,6 +166,16 @@ _ITEM = re.compile(r"^\[(\d+)\]\.?")
 _NOT_FOUND_500 = re.compile(r"^No such (workflow|task) definition|^EventHandler with name .* not found")
 _GONE = re.compile(r"^No such workflow found by id")
 _CONFLICT_500 = re.compile(r"^EventHandler with name .* already exists|is not PAUSED so cannot resume")
+_UNREADABLE_500 = re.compile(r"^JSON parse error")
+"""A body the server's JSON reader refused (an enum value it does not know, a number that is not one): a 500
+with ``retryable: false`` that sending again cannot change, and that names no item of a list."""
+
+
+def _item_of(error: dict, count: int) -> int | None:
+    """The position in the list sent of the item a validation error is about (``arg0[i]...``); None when the
+    path names no item of a list of ``count``."""
+    item = _ITEM.match(_JAVA_ARGUMENT.sub("", error.get("path") or ""))
+    return int(item[1]) if item and int(item[1]) < count else None
 
 
 def _validation_text(error: dict, item_labels: Sequence[str]) -> str:
@@ -163,10 +196,12 @@ def _error_from(response: httpx.Response, redact: Callable[[str], str],
     except ValueError:
         body = None
     validation: list[str] = []
+    items: list[int] = []
     if isinstance(body, dict):
         message = str(body.get("message") or body.get("error") or response.reason_phrase)
-        validation = [_validation_text(v, item_labels) for v in body.get("validationErrors") or []
-                      if isinstance(v, dict)]
+        errors = [v for v in body.get("validationErrors") or [] if isinstance(v, dict)]
+        validation = [_validation_text(v, item_labels) for v in errors]
+        items = [i for v in errors if (i := _item_of(v, len(item_labels))) is not None]
         message = re.sub(r",?\s*check below errors for detail\.?$", "", message)
         retryable = body.get("retryable")
     else:
@@ -180,11 +215,13 @@ def _error_from(response: httpx.Response, redact: Callable[[str], str],
         return NotFound(status, message, validation)
     if status >= 500 and retryable is False and _CONFLICT_500.search(message):
         return Conflict(status, message, validation)
+    if status >= 500 and retryable is False and _UNREADABLE_500.search(message):
+        return Rejected(status, message, validation)
     if status >= 500 or status in TRANSIENT_4XX:
         return Unavailable(status, message, validation, retry_after=_retry_after(response))
     kind = (NotFound if status in (404, 410) else Conflict if status == 409
             else Unauthorized if status in (401, 403, 407) else Rejected)
-    return kind(status, message, validation)
+    return kind(status, message, validation, items=items)
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
@@ -219,6 +256,9 @@ def _retry_after(response: httpx.Response) -> float | None:
 
 
 _UNROUTABLE = re.compile(r"[/\\\x00-\x1f\x7f-\x9f]")
+_UNSEARCHABLE = re.compile(r"[,()'\"]")  # what Conductor's search query splits on or strips (ended_executions)
+SEARCH_PAGE = 1000
+"""Summaries per page of GET /workflow/search (the server refuses more than 5000)."""
 """Characters no path segment may hold: a slash or backslash (Conductor's servlet container answers an encoded one
 with a 400 page, decoded it would be another route) and control characters (NUL is refused like a slash)."""
 
@@ -314,9 +354,10 @@ class _CheckedBackend(httpcore.AsyncNetworkBackend):
         await self._inner.sleep(seconds)
 
 
-def _checked_transport(verify, refusal: Callable[[str, str], str | None]) -> httpx.AsyncHTTPTransport:
+def _checked_transport(verify, refusal: Callable[[str, str], str | None],
+                       limits: httpx.Limits | None = None) -> httpx.AsyncHTTPTransport:
     """httpx's own transport, its connection pool opening connections through ``_CheckedBackend``."""
-    transport = httpx.AsyncHTTPTransport(verify=verify)
+    transport = httpx.AsyncHTTPTransport(verify=verify, limits=limits or httpx.Limits())
     pool = transport._pool  # httpcore's pool: every new connection takes the backend from here
     if not hasattr(pool, "_network_backend"):  # pragma: no cover - guards an httpx/httpcore upgrade
         raise RuntimeError("httpcore's connection pool changed: the connect-time address check cannot be installed")
@@ -350,7 +391,8 @@ class ConductorClient:
                  retries: int = 2, retry_wait_limit: float = 2.0,
                  sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
                  jitter: Callable[[], float] = random.random, identify: bool = False,
-                 connect_check: Callable[[str, str], str | None] | None = None):
+                 connect_check: Callable[[str, str], str | None] | None = None,
+                 max_connections: int = MAX_CONNECTIONS, pool_timeout: float | None = POOL_TIMEOUT):
         if problem := url_problem(base_url.strip()):
             raise ValueError(f"{display_url(base_url)} cannot be a Conductor server's URL: {problem}")
         self.base_url = server_root(base_url)
@@ -375,10 +417,18 @@ class ConductorClient:
         self._token: _Secret | None = None
         self._token_expires = float("-inf")
         self._token_lock = asyncio.Lock()
+        # One slot per connection: a request takes a slot before it enters httpx, so httpx's pool never queues
+        # (module docstring, "Bursts"); waiting for a slot has its own timeout, pool_timeout.
+        self._max_connections = max(1, int(max_connections))
+        self._pool_timeout = pool_timeout
+        self._slots = asyncio.Semaphore(self._max_connections)
+        limits = httpx.Limits(max_connections=self._max_connections,
+                              max_keepalive_connections=self._max_connections)
         if transport is None and connect_check is not None:
-            transport = _checked_transport(verify, connect_check)
+            transport = _checked_transport(verify, connect_check, limits)
         self._http = httpx.AsyncClient(base_url=f"{self.base_url}/api", verify=verify, transport=transport,
-                                       timeout=httpx.Timeout(timeout, connect=connect_timeout))
+                                       limits=limits,
+                                       timeout=httpx.Timeout(timeout, connect=connect_timeout, pool=pool_timeout))
 
     def __repr__(self) -> str:
         auth = "application key" if self._key_id else "none"
@@ -418,13 +468,28 @@ class ConductorClient:
                     await self.identify()
         headers = await self._auth_headers() if auth else {}
         try:
+            async with asyncio.timeout(self._pool_timeout):
+                await self._slots.acquire()  # FIFO; cancelled while waiting, it passes its turn on
+        except TimeoutError:
+            raise self._busy(method, path) from None
+        try:
             return await self._http.request(method, path, headers=headers, **kwargs)
+        except httpx.PoolTimeout:  # not expected behind the slots, but the same meaning
+            raise self._busy(method, path) from None
         except httpx.TimeoutException as exc:
             raise Unavailable(None, f"{method} {path} timed out ({type(exc).__name__})") from None
         except httpx.RequestError as exc:  # transport failures, and an answer that cannot be decoded
             # A protocol error's text may quote what the server sent: shown only as an identified server's answer.
             detail = str(exc) if isinstance(exc, httpx.ConnectError) else self._shown(str(exc))
             raise Unavailable(None, self._redact(f"{method} {path} failed: {type(exc).__name__}: {detail}")) from None
+        finally:
+            self._slots.release()
+
+    def _busy(self, method: str, path: str) -> Unavailable:
+        waited = f"{self._pool_timeout:g}s" if self._pool_timeout is not None else "too long"
+        return Unavailable(None, f"{method} {path} was not sent: the client's {self._max_connections} connections "
+                                 f"to Conductor were all busy for {waited} (PoolTimeout; Conductor answers slowly, "
+                                 f"or too much is asked of it at once)")
 
     async def _request(self, method: str, path: str, *, item_labels: Sequence[str] = (),
                        idempotent: bool | None = None, **kwargs) -> httpx.Response:
@@ -580,15 +645,27 @@ class ConductorClient:
         return sorted({int(s["version"]) for s in summaries if s.get("name", name) == name})
 
     async def register_workflow_defs(self, defs: list[dict]) -> None:
-        """Upsert each name+version. Conductor answers 200 even when an item failed: its bulk errors
-        become a Rejected naming each item; an invalid item makes the whole request a 400."""
+        """Upsert each name+version with one bulk PUT (any number of items: 5,000 definitions, 10 MB, were
+        taken in one request). What Conductor OSS 3.32.3 answers (docs/conductor-facts.md, "Bulk registration"):
+
+        - one invalid item (bean validation: a task without a name, a duplicate taskReferenceName, ...): a 400
+          for the whole list, and NOTHING of it is registered, its valid items included. Every invalid item is
+          named: the Rejected's ``items`` are their positions in ``defs`` (``validation_errors`` name them as
+          ``name vN: path: message``), so a caller may drop them and send the others again;
+        - a body the server cannot read (an enum value it does not know): a 500 naming no item, nothing
+          registered: Rejected with ``items`` empty (send the items singly, or bisect, to find the one);
+        - 200 with ``bulkErrorResults`` (a failure storing an item, keyed by name only; the others are stored):
+          Rejected, ``status`` None, ``items`` every position of each name that failed.
+        """
         if not defs:
             return
         labels = [f"{d.get('name')} v{d.get('version')}" for d in defs]
         answer = await self._json("PUT", "/metadata/workflow", json=defs, item_labels=labels) or {}
         if errors := answer.get("bulkErrorResults"):
+            failed = {str(name) for name in errors}
             raise Rejected(None, "Conductor did not register every workflow definition",
-                           [f"{name}: {message}" for name, message in errors.items()])
+                           [f"{name}: {message}" for name, message in errors.items()],
+                           items=[i for i, d in enumerate(defs) if str(d.get("name")) in failed])
 
     async def delete_workflow_def(self, name: str, version: int) -> None:
         """Delete one version (Conductor does not check for running executions); NotFound if absent."""
@@ -598,6 +675,10 @@ class ConductorClient:
 
     async def get_task_def(self, name: str) -> dict | None:
         return await self._optional(f"/metadata/taskdefs/{_segment(name)}")
+
+    async def all_task_defs(self) -> list[dict]:
+        """Every task definition."""
+        return await self._json("GET", "/metadata/taskdefs") or []
 
     async def register_task_defs(self, defs: list[dict]) -> None:
         """Upsert (task definitions are global and unversioned)."""
@@ -629,6 +710,66 @@ class ConductorClient:
         answer = await self._json("POST", f"/workflow/{_segment(name)}/correlated", json=[correlation_id],
                                   params={"includeClosed": "true", "includeTasks": "false"}, idempotent=True) or {}
         return answer.get(correlation_id) or []
+
+    # -- the replay gate (spec.gates.replay): POST /workflow/test and the search it samples from --
+    async def test_workflow(self, request: dict) -> dict:
+        """Run a WorkflowTestRequest (a StartWorkflowRequest with ``workflowDef`` inline and
+        ``taskRefToMockOutput``) and return the execution as the server answered it, with its tasks. The server
+        runs it synchronously but keeps it as a real execution (RUNNING while a task has no mock; an async system
+        task left unmocked would run for real): it is removed at once, whatever its state. NotFound (404 or 405,
+        or an answer that is no execution) means the server has no test endpoint
+        (docs/conductor-facts.md, "Replaying an execution")."""
+        try:
+            response = await self._request("POST", "/workflow/test", json=request)
+        except (NotFound, Rejected) as exc:
+            if exc.status in (404, 405):
+                raise NotFound(exc.status, f"the server has no POST /workflow/test ({exc.message})") from None
+            raise
+        try:
+            answer = response.json()
+        except ValueError:
+            answer = None
+        if not isinstance(answer, dict) or not isinstance(answer.get("tasks"), list):
+            started = response.text.strip()[:80]  # a server without it starts a workflow named "test"
+            if started and "/" not in started and not started.startswith(("{", "[", "<")):
+                with contextlib.suppress(ConductorError):
+                    await self.terminate(started, "started by POST /workflow/test on a server without a test "
+                                                  "endpoint")
+            raise NotFound(response.status_code, "the server has no POST /workflow/test: it answered "
+                                                 f"{_answer_shape(response)}")
+        if workflow_id := answer.get("workflowId"):
+            with contextlib.suppress(NotFound):
+                await self._request("DELETE", f"/workflow/{_segment(workflow_id)}/remove",
+                                    params={"archiveWorkflow": "false"})
+        return answer
+
+    async def search_executions(self, query: str, *, size: int = 100) -> list[dict]:
+        """Execution summaries (no tasks; ``version``, ``startTime`` as text, ``input`` flattened to text) matching
+        a search query, newest started first, at most ``size``. Conductor's search ignores a version filter."""
+        answer = await self._json("GET", "/workflow/search", params={
+            "query": query, "freeText": "*", "sort": "startTime:DESC", "start": "0", "size": str(size)}) or {}
+        return list(answer.get("results") or [])
+
+    async def ended_executions(self, name: str, statuses: Iterable[str], ended_since: datetime) -> list[dict]:
+        """Executions of ``name`` (every version) whose status is one of ``statuses`` and that ended at or after
+        ``ended_since``: the search summaries of ``GET /workflow/search`` (``version``, ``status``, ``endTime``
+        as RFC 3339 text, ``correlationId``, ``failedReferenceTaskNames``, ``parentWorkflowId``), read in pages
+        of 1000 by start time. Conductor OSS's search ignores a condition on a field it does not index (the
+        version among them) and cannot match a name holding ``,``, ``(``, ``)`` or quotes: such a name is
+        UnsupportedOperation, nothing sent (docs/conductor-facts.md, "Searching ended executions")."""
+        if _UNSEARCHABLE.search(name) or " AND " in name:
+            raise UnsupportedOperation(None, f"workflow {name!r} cannot be searched by name: Conductor's search "
+                                             f"query splits on commas, parentheses, quotes and ' AND '")
+        since = int(ended_since.timestamp() * 1000) - 1
+        query = f"workflowType IN ({name}) AND status IN ({','.join(statuses)}) AND endTime > {since}"
+        found: list[dict] = []
+        while True:
+            answer = await self._json("GET", "/workflow/search", params={
+                "query": query, "start": len(found), "size": SEARCH_PAGE, "sort": "startTime:ASC"}) or {}
+            page = answer.get("results") or []
+            found += page
+            if not page or len(found) >= int(answer.get("totalHits") or 0):
+                return found
 
     async def get_execution(self, workflow_id: str, include_tasks: bool = False) -> dict:
         return await self._json("GET", f"/workflow/{_segment(workflow_id)}",

@@ -3,7 +3,10 @@
 ConductorError            base; ``status`` (the HTTP status, or None when no answer came),
 │                         ``message`` (the server's message plus its validation messages, readable
 │                         as they are in a condition or an event) and ``validation_errors``
-│                         (``"path: message"`` strings). Never contains a key secret or a token.
+│                         (``"path: message"`` strings), and ``items``: for a call that sends a list
+│                         (bulk definition registration), the positions in that list of the items
+│                         the server named as at fault (empty when it named none). Never contains a
+│                         key secret or a token.
 ├── Unavailable           connection refused, timeout, any other transport failure, a 5xx, or
 │                         a 4xx that says "not now" (408, 421, 423, 425, 429): transient, ours to
 │                         retry with backoff, no sooner than ``retry_after`` seconds when the server
@@ -26,8 +29,11 @@ from __future__ import annotations
 
 
 class ConductorError(Exception):
-    def __init__(self, status: int | None = None, message: str = "", validation_errors: list[str] | None = None):
+    def __init__(self, status: int | None = None, message: str = "", validation_errors: list[str] | None = None,
+                 *, items: tuple[int, ...] | list[int] = ()):
         self.status = status
+        self.items = tuple(sorted(set(items)))
+        """Positions (0-based) in the list sent of the items the server named as at fault; () when none."""
         self.validation_errors = list(validation_errors or [])
         details = "; ".join(self.validation_errors)
         self.message = f"{message}: {details}" if message and details else (message or details)

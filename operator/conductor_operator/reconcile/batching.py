@@ -3,9 +3,10 @@
 Applying 500 WorkflowDefinitions at once starts 500 reconciles within a few seconds; each one that has
 something to register hands its definition to the Batcher of its Conductor client, which sends what has
 gathered in one bulk request (``PUT /api/metadata/workflow`` takes a list and upserts each item), one
-request at a time. Conductor refuses a whole list for one invalid item, so a refused batch is split in
-halves and each half sent again, down to the definitions at fault: one bad definition fails alone, with
-its own message, and its neighbours register.
+request at a time. Conductor refuses a whole list for one invalid item (400, nothing stored) and names the
+position of every item at fault: those are sent again one by one, each to get its own answer, and the rest
+together. When the answer names no item, the batch is split in halves, down to the definitions at fault. Either
+way one bad definition fails alone, with its own message, and its neighbours register.
 """
 
 from __future__ import annotations
@@ -57,6 +58,14 @@ class Batcher:
         except Rejected as exc:
             if len(batch) == 1:
                 _settle(batch, exc)
+                return
+            named = {i for i in exc.items if 0 <= i < len(batch)}
+            if named:
+                for index in sorted(named):
+                    await self._deliver([batch[index]])
+                rest = [entry for index, entry in enumerate(batch) if index not in named]
+                if rest:
+                    await self._deliver(rest)
                 return
             middle = len(batch) // 2
             await self._deliver(batch[:middle])
