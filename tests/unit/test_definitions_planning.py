@@ -112,8 +112,24 @@ def test_matching_copy_needs_nothing_and_adopts_the_hash():
     plan = d.plan_definition(desired, None, server_copy(desired), POLICY, label=LABEL)
     assert plan.action is d.Action.NONE
     assert plan.content_hash == d.content_hash(desired)
-    assert conditions(plan)["Ready"] == ("True", d.REASON_IN_SYNC)
-    assert plan.events == []
+    assert conditions(plan)["Ready"] == ("True", d.REASON_ADOPTED)
+    assert plan.registered is True and conditions(plan)["Registered"] == ("True", d.REASON_REGISTERED)
+    ready = next(c for c in plan.conditions if c.type == "Ready")
+    assert "already registered in Conductor with identical content" in ready.message
+    assert [(e.type, e.reason) for e in plan.events] == [("Normal", d.REASON_ADOPTED)]
+
+
+def test_an_adopted_copy_is_in_sync_at_the_next_check():
+    desired = workflow(task("a"))
+    plan = d.plan_definition(desired, d.content_hash(desired), server_copy(desired), POLICY, label=LABEL)
+    assert (plan.action, conditions(plan)["Ready"], plan.events) == (d.Action.NONE, ("True", d.REASON_IN_SYNC), [])
+
+
+def test_an_unversioned_task_definition_is_adopted_too():
+    desired = {"name": "charge", "retryCount": 2}
+    plan = d.plan_definition(desired, None, {**desired, "createTime": 1, "timeoutSeconds": 0}, POLICY,
+                             label="task definition charge", versioned=False)
+    assert (plan.action, conditions(plan)["Ready"]) == (d.Action.NONE, ("True", d.REASON_ADOPTED))
 
 
 def test_drift_is_reapplied_by_default():

@@ -54,6 +54,7 @@ WARNING = "Warning"
 REASON_REGISTERED = "Registered"
 REASON_UPDATED = "Updated"
 REASON_IN_SYNC = "InSync"
+REASON_ADOPTED = "Adopted"
 REASON_DRIFT_REPAIRED = "DriftRepaired"
 REASON_DRIFT_REPORTED = "DriftReported"
 REASON_IN_PLACE_CHANGE_REFUSED = "InPlaceChangeRefused"
@@ -232,6 +233,13 @@ def plan_definition(desired: dict, recorded_hash: str | None, observed: dict | N
                         Event("Normal", REASON_REGISTERED, f"registered {label} in Conductor"))
 
     drift = differences(desired, observed)
+    if not drift and recorded_hash is None:
+        # Registered before this resource recorded anything (by hand, by other tooling: what `kubectl conductor
+        # import` writes manifests for): taken over as it is, nothing registered.
+        message = f"{label} was already registered in Conductor with identical content; adopted without registering"
+        adopted = hold(REASON_ADOPTED, message, stalled=False, ready=True, recorded=wanted)
+        return DefinitionPlan(adopted.action, adopted.registered, adopted.content_hash, adopted.conditions,
+                              [Event("Normal", REASON_ADOPTED, message)])
     if not drift:
         return hold(REASON_IN_SYNC, f"{label} is registered and matches Conductor", stalled=False,
                     ready=True, recorded=wanted)
