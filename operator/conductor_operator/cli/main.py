@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from conductor_operator.cli import importer, plans
+from conductor_operator.cli import importer, plans, propose
 from conductor_operator.cli.common import PROGRAM, BadInput, Command
 from conductor_operator.domain.compatibility import (
     BREAKING,
@@ -267,6 +267,7 @@ COMMANDS: dict[str, Command] = {
     "diff": Command("compare two versions of a workflow definition: SAFE, CAUTION or BREAKING, and why",
                     _diff_arguments, run_diff),
     **plans.COMMANDS,
+    **propose.COMMANDS,
     **importer.COMMANDS,
 }
 
