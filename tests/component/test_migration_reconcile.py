@@ -1038,7 +1038,7 @@ async def test_a_status_the_phase_table_cannot_move_from_stalls_with_a_warning(r
     assert m.status["phase"] == "Moving", "the recorded status is kept as it was"
 
 
-@pytest.mark.parametrize("phase", [p.value for p in plans.Phase])
+@pytest.mark.parametrize("phase", [*(p.value for p in plans.Phase), "PhaseOfALaterRelease"])
 async def test_any_phase_written_by_hand_with_nothing_else_gets_an_answer_not_a_traceback(runtime, conductor, clock,
                                                                                           phase):
     m = Migration(runtime, conductor, clock)

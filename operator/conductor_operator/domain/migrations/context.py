@@ -9,7 +9,7 @@ from datetime import datetime
 from conductor_operator.api.migration import MigrationPlanSpec, MigrationPlanStatus
 from conductor_operator.domain.definitions import Event
 from conductor_operator.domain.migrations.model import TERMINAL, Phase, PlanAction, PlanObservation
-from conductor_operator.domain.migrations.phases import On, next_phase
+from conductor_operator.domain.migrations.phases import On, UnlistedTransition, next_phase
 from conductor_operator.domain.migrations.strategies import Strategy, strategy_of
 
 
@@ -35,7 +35,10 @@ class StepState:
     def enter(self, on: On) -> Phase | None:
         """Move to the phase the table gives for the current phase and ``on``; an unlisted move raises."""
         was = self.status.phase
-        was = Phase(was) if was is not None else None
+        try:
+            was = Phase(was) if was is not None else None
+        except ValueError:  # a status written by another version of the operator (a downgrade), or by hand
+            raise UnlistedTransition(f"the recorded phase {was!r} is not one this operator knows") from None
         phase = next_phase(was, on)
         self.status.phase = phase
         self.transitions.append((was, on, phase))
