@@ -30,6 +30,7 @@ EXAMPLES = REPO_ROOT / "examples"
 NAMESPACE = "demo"
 PLAN = "customer-onboarding-to-v2"
 WAVES_PLAN = "customer-onboarding-waves"
+REPLAY_PLAN = "customer-onboarding-to-v4"
 FAILURE_LOG = REPO_ROOT / ".testenv" / "demo-failure.log"
 
 HTTP_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
@@ -370,6 +371,7 @@ def _run(env: Environment, checks: Checks, *, keep_running: bool) -> None:
               f"notify_customer ran for {notified}", flush=True)
         expect(notified == [f"w-{i}" for i in range(6)], "notify_customer ran for every moved execution")
         expect(demo.wait_phase(WAVES_PLAN, ("Completed",), timeout=60), f"{WAVES_PLAN} completes")
+        _replay_act(demo, checks)
 
         if keep_running:
             print(f"\n{checks.verdict()}", flush=True)
@@ -404,6 +406,24 @@ def _waves_act(demo: Demo, worker: Worker, checks: Checks) -> list[str]:
     checks.expect(versions == [3] * 6, "the waiting executions run v3")
     _say("The worker comes back: the moved executions finish on v3, notification step included")
     return waiting
+
+
+def _replay_act(demo: Demo, checks: Checks) -> None:
+    """v4 reads a field no caller sent so far: the replay gate runs the v3 executions through it and fails the plan
+    before v4 is registered, naming them."""
+    _say("Shipping v4, whose welcome email reads workflow.input.email, a field no caller sends yet: the replay gate "
+         "runs recent v3 executions through v4 on the server before anything is registered "
+         "(examples/migrationplan-replay.yaml)")
+    demo.apply_example("customer-onboarding-v4.yaml")
+    demo.apply_example("migrationplan-replay.yaml", overrides={"drainDetection": DEMO_SPEEDS["drainDetection"]})
+    checks.expect(demo.wait_phase(REPLAY_PLAN, ("Failed",), timeout=120), f"{REPLAY_PLAN} fails its replay gate")
+    listing = ('jsonpath={.status.replay.message}{"\\n"}'
+               '{range .status.replay.divergentExecutions[*]}{.executionId}: {.reason}{"\\n"}{end}')
+    found = demo.kubectl("get", "migrationplan", REPLAY_PLAN, "-n", NAMESPACE, "-o", listing, check=False)
+    print(found, flush=True)
+    checks.expect("old schema: new task welcome_email reads workflow.input.email" in found,
+                  "the replay gate names the executions whose data lacks workflow.input.email")
+    checks.expect(4 not in demo.registered_versions("customer_onboarding"), "v4 is not registered")
 
 
 def _wait_forever() -> None:

@@ -15,6 +15,7 @@ from conductor_operator.domain.migrations.phases import ALL, NEW, STAY, TRANSITI
 
 from tests.unit import test_migration_planner as planner_tests
 from tests.unit import test_migration_strategies as strategy_tests
+from tests.unit import test_recovery as recovery_tests
 from tests.unit.test_migration_planner import T0, Walk, at, observe
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "migration-design.md"
@@ -120,6 +121,16 @@ WALKS = {
         S.test_a_second_rollback_request_while_rolling_back_changes_nothing,
     (On.ROLLBACK_STEP, Phase.ROLLING_BACK): S.test_a_failed_health_gate_rolls_back_when_asked,
     (On.MOVED_BACK, Phase.ROLLED_BACK): S.test_a_failed_health_gate_rolls_back_when_asked,
+    # spec.recoverFailed (tests/unit/test_recovery.py)
+    (On.REGISTERED_TO_RECOVER, Phase.RECOVERING):
+        recovery_tests.test_failed_executions_restart_in_waves_after_the_cutover_then_the_plan_drains_and_completes,
+    (On.WAVES_DONE_RECOVER, Phase.RECOVERING):
+        recovery_tests.test_after_upgrade_waves_the_recovery_follows_the_last_wave,
+    (On.RECOVER_STEP, Phase.RECOVERING):
+        recovery_tests.test_failed_executions_restart_in_waves_after_the_cutover_then_the_plan_drains_and_completes,
+    (On.RECOVER_STALLED, Phase.RECOVERING): recovery_tests.test_a_failed_recovery_gate_stalls_until_promoted,
+    (On.RECOVERED, Phase.DRAINING):
+        recovery_tests.test_failed_executions_restart_in_waves_after_the_cutover_then_the_plan_drains_and_completes,
 }
 
 

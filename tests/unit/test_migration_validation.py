@@ -17,6 +17,7 @@ from conductor_operator.domain.migrations.validation import (
     Proposal,
     breaking_move_acknowledged,
     mover_supported,
+    recovery_idempotent,
     strategy_allowed,
     target_highest,
     validate,
@@ -84,7 +85,8 @@ def test_target_highest_names_the_higher_versions():
 
 def test_the_chain_checks_in_order_and_stops_at_the_first_refusal():
     assert (versions_registered,) == BEFORE_VERDICT
-    assert (strategy_allowed, breaking_move_acknowledged, mover_supported, target_highest) == AFTER_VERDICT
+    assert (strategy_allowed, breaking_move_acknowledged, mover_supported, target_highest,
+            recovery_idempotent) == AFTER_VERDICT  # recovery_idempotent: spec.recoverFailed (test_recovery.py)
     verdict, refusal = validate(proposal(registered=(1, 2, 4)))
     assert verdict.level is SAFE and refusal.reason == "TargetNotHighestVersion", "the verdict is kept"
     verdict, refusal = validate(proposal({"upgradeWaves": {}}, registered=(1, 2, 4)))

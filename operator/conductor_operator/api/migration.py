@@ -211,12 +211,41 @@ class Strategy(Model):
         return self.upgrade_waves or self.drain
 
 
+REPLAY_STATUSES = Literal["COMPLETED", "RUNNING", "FAILED"]
+
+
+class ReplayGate(Model):
+    """Replay recent executions of the old versions through the target definition before the cutover (Conductor's
+    POST /workflow/test: nothing is registered, every task's output is mocked from what the execution's own task
+    produced) and compare each replay with what the execution did."""
+
+    sample: int = Field(20, ge=1, le=200, description="How many executions to replay, the newest first.")
+    within: Duration = Field("24h", description="Only executions started this recently.")
+    statuses: list[REPLAY_STATUSES] = Field(
+        default_factory=lambda: ["COMPLETED", "RUNNING"], min_length=1,
+        description="Which executions: COMPLETED ones, RUNNING (and PAUSED) ones replayed up to their current "
+                    "task, FAILED ones (the replay must fail the same way).")
+    correlation_id_pattern: str | None = Field(None, description="Only executions whose correlationId matches "
+                                                                 "this regular expression.")
+    compare_output_keys: list[str] | None = Field(None, description="The workflow output keys that must match; "
+                                                                   "every key of the execution's output when "
+                                                                   "left out.")
+    max_divergent: int = Field(0, ge=0, description="How many replays may diverge and the gate still passes.")
+    max_divergent_percent: int | None = Field(None, ge=0, le=100, description="When set, the share of replays "
+                                                                              "that may diverge, instead of "
+                                                                              "maxDivergent.")
+    on_unsupported: Literal["Hold", "Skip"] = Field(
+        "Hold", description="When the server has no test endpoint (or cannot replay the target safely): hold the "
+                            "plan before the cutover, or skip the gate (with a Warning event, never silently).")
+
+
 class Gates(Model):
     require_workers: bool = Field(True, description="Every SIMPLE task of the target version has polling workers.")
     workers_seen_within: Duration = Field("5m", description="How recently a worker must have polled a task type "
                                                             "to count as polling.")
     workflows: list[GateWorkflow] = check_workflows(
         "Check workflows that must complete; names are unique (a result is kept per name).")
+    replay: ReplayGate | None = Field(None, description=ReplayGate.__doc__)
 
     @model_validator(mode="after")
     def _unique_names(self) -> Gates:
@@ -266,6 +295,74 @@ class Requests(Model):
     rollback: str | None = Field(None, description="Move moved executions back to their old versions.")
 
 
+# ---- recoverFailed (restart failed executions of the old versions on the target) ----------------------
+
+RECOVERABLE_STATUSES = ("FAILED", "TIMED_OUT", "TERMINATED")
+
+
+class RecoverySelector(Model):
+    correlation_id_pattern: str | None = Field(None, description="Only executions whose correlationId matches this "
+                                                                 "regular expression.")
+    failed_task: str | None = Field(None, description="Only executions whose failed task has this "
+                                                      "taskReferenceName (Conductor's failedReferenceTaskNames).")
+
+
+class RecoveryCanary(Model):
+    model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [
+        exactly_one("count", "percent", where="spec.recoverFailed.canary")]})
+
+    count: int | None = Field(None, ge=1, description="Restart this many executions first.")
+    percent: int | None = Field(None, ge=1, le=100, description="Restart this percentage of them first.")
+
+    @model_validator(mode="after")
+    def _one_size(self) -> RecoveryCanary:
+        check_exactly_one(self, {"count": "count", "percent": "percent"}, where="spec.recoverFailed.canary")
+        return self
+
+
+class RecoveryHealthGate(Model):
+    window: Duration = Field("10m", description="How long restarted executions are watched after a wave.")
+    max_failure_percent: int = Field(5, ge=0, le=100, description="Share of restarted executions that failed again "
+                                                                  "(or that Conductor refused to restart) that "
+                                                                  "fails the gate.")
+
+
+RECOVERY_STEPS_RISING = "spec.recoverFailed.steps must rise: each step's percent higher than the one before"
+
+
+class RecoverFailed(Model):
+    """After the cutover, restart executions of the old versions that ended FAILED or TIMED_OUT (optionally
+    TERMINATED) within a window, from their first task on the target (Conductor's restart with the latest
+    definitions), in waves with a health gate; every restart is written to the plan's ledger first."""
+
+    model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [{
+        "rule": "!has(self.steps) || self.steps.map(s, s.percent).isSorted() && "
+                "self.steps.all(s, self.steps.exists_one(t, t.percent == s.percent))",
+        "message": RECOVERY_STEPS_RISING}]})
+
+    within: Duration = Field(description="Executions that ended at most this long before the target was registered "
+                                         "(or since).")
+    statuses: list[Literal["FAILED", "TIMED_OUT", "TERMINATED"]] = Field(
+        default_factory=lambda: ["FAILED", "TIMED_OUT"], min_length=1, max_length=3,
+        json_schema_extra={"x-kubernetes-list-type": "set"},
+        description="How they ended. TERMINATED ones the plan terminated itself (to move them) are never "
+                    "restarted.")
+    selector: RecoverySelector | None = Field(None, description="Which of them are restarted.")
+    workers_idempotent: bool = Field(False, description="Workers tolerate running a task again: required, as a "
+                                                        "restart runs every task again from the first.")
+    canary: RecoveryCanary | None = Field(None, description="The first, small wave.")
+    steps: list[Step] = Field(default_factory=list, max_length=100, description="The waves after the canary, "
+                                                                                "rising (percent of what was found).")
+    health_gate: RecoveryHealthGate = Defaulted(RecoveryHealthGate, "The check after each wave.")
+
+    @model_validator(mode="after")
+    def _rising(self) -> RecoverFailed:
+        percents = [step.percent for step in self.steps]
+        if any(later <= earlier for earlier, later in zip(percents, percents[1:], strict=False)):
+            raise ValueError(f"{RECOVERY_STEPS_RISING}; found {', '.join(map(str, percents))}")
+        return self
+
+
 class MigrationPlanSpec(Model):
     model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [
         immutable("workflowName", "spec.workflowName is immutable: create a new MigrationPlan for another workflow")]})
@@ -285,6 +382,7 @@ class MigrationPlanSpec(Model):
     dry_run: bool = Field(False, description="Report the verdict and the plan; change nothing.")
     paused: bool = Field(False, description="Hold the migration where it is.")
     requests: Requests | None = Field(None, description=Requests.__doc__)
+    recover_failed: RecoverFailed | None = Field(None, description=RecoverFailed.__doc__)
 
 
 # ---- status --------------------------------------------------------------------------------------
@@ -344,6 +442,24 @@ class GateResult(Model):
     started_at: str | None = Field(None, description="When the check workflow was started (RFC 3339).")
 
 
+class ReplayDivergence(Model):
+    execution_id: str = Field(description="The execution replayed.")
+    version: int | None = Field(None, description="Its version.")
+    reason: str = Field(description="How its replay differed from what it did.")
+
+
+class ReplayStatus(Model):
+    checked_at: str | None = Field(None, description="When the executions were replayed (RFC 3339).")
+    sampled: int = Field(0, description="Executions replayed through the target definition.")
+    divergent: int = Field(0, description="Replays that differed from what the execution did.")
+    skipped: list[str] = Field(default_factory=list, description="Executions sampled but not replayed, as "
+                                                                 "'id: why' (at most 20).")
+    divergent_executions: list[ReplayDivergence] = Field(default_factory=list, description="The first divergent "
+                                                                                           "executions (at most "
+                                                                                           "20), with the reason.")
+    message: str | None = Field(None, description="The gate's finding.")
+
+
 class WavesStatus(Model):
     current: int = Field(0, description="The wave in progress: 0 the canary, then the steps from 1.")
     count: int = Field(0, description="How many waves there are, the canary included.")
@@ -366,6 +482,28 @@ class WavesStatus(Model):
     message: str | None = Field(None, description="The last health gate's finding, or why the wave is held.")
     gates: list[GateResult] = Field(default_factory=list, description="The current wave's check workflows "
                                                                       "(spec.strategy.upgradeWaves.healthGate).")
+
+
+class RecoveryStatus(Model):
+    current: int = Field(0, description="The recovery wave in progress: 0 the canary, then the steps from 1.")
+    count: int = Field(0, description="How many recovery waves there are, the canary included.")
+    state: str | None = Field(None, description="Moving (restarting), Watching (the health gate), Waiting (a "
+                                                "step's pause), GateFailed, or Done.")
+    since: str | None = Field(None, description="When the wave entered its state (RFC 3339).")
+    until: str | None = Field(None, description="When the health gate's window or the step's pause ends (RFC 3339).")
+    window_start: str | None = Field(None, description="Executions that ended since then are restarted: the "
+                                                       "registration of the target less spec.recoverFailed.within "
+                                                       "(RFC 3339).")
+    found: int = Field(0, description="Ended executions of the old versions the window and selector admit, when "
+                                      "last read: restarted, ineligible and still to restart.")
+    restarted: int = Field(0, description="Executions restarted on the target so far.")
+    failed: int = Field(0, description="Restarted executions that failed again, or that Conductor refused to "
+                                       "restart.")
+    ineligible: int = Field(0, description="Executions found that are not restarted (a sub-workflow, a check "
+                                           "workflow, terminated by a MigrationPlan), when last read.")
+    ineligible_executions: list[str] = Field(default_factory=list, description="Some ineligible executions, as "
+                                                                               "'id: why' (at most 20).")
+    message: str | None = Field(None, description="The last health gate's finding.")
 
 
 class TriggerStatus(Model):
@@ -401,6 +539,7 @@ class MigrationPlanStatus(StatusBase):
     running: RunningSummary | None = Field(None, description="Running executions on the old versions and the target.")
     drain: DrainStatus | None = Field(None, description="Drain detection progress.")
     gates: list[GateResult] = Field(default_factory=list, description="Results of the gates.")
+    replay: ReplayStatus | None = Field(None, description="The replay gate's last result (spec.gates.replay).")
     gates_checked_spec: str | None = Field(None, description="Digest of the spec the gate results were checked "
                                                              "against; another spec starts the gates over.")
     gates_passed_at: str | None = Field(None, description="When every gate passed (RFC 3339); drain cuts over "
@@ -417,6 +556,9 @@ class MigrationPlanStatus(StatusBase):
                                                    "record, counts as of this time, until its spec changes.")
     planned_actions: list[str] = Field(default_factory=list, description="What the plan would do (spec.dryRun).")
     waves: WavesStatus | None = Field(None, description="Wave progress (upgradeWaves, and drain's MoveRemaining).")
+    recovery: RecoveryStatus | None = Field(None, description="Restarts of failed executions of the old versions "
+                                                              "on the target (spec.recoverFailed), counted apart "
+                                                              "from moves.")
     ledger: str | None = Field(None, description="The ConfigMap recording every move of an execution and every "
                                                  "trigger paused.")
     triggers: list[TriggerStatus] = Field(default_factory=list, description="Event handlers and schedules this "

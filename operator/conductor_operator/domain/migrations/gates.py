@@ -11,7 +11,8 @@ from datetime import UTC, datetime
 from conductor_operator.api.common import parse_duration
 from conductor_operator.api.migration import GateResult, GateWorkflow, MigrationPlanSpec
 from conductor_operator.domain.conditions import format_time, parse_time
-from conductor_operator.domain.definitions import iter_tasks
+from conductor_operator.domain.definitions import Event, iter_tasks
+from conductor_operator.domain.migrations import replay
 from conductor_operator.domain.migrations.context import StepState
 from conductor_operator.domain.migrations.model import (
     REASON_GATE_FAILED,
@@ -95,6 +96,30 @@ class Gates(StepState):
                                       f"{self.spec.gates.workers_seen_within}", checked_at=checked_at)
         return GateResult(name=WORKERS_GATE, passed=True, reason=REASON_WORKERS_POLLING,
                           message="every SIMPLE task type of the target has a polling worker", checked_at=checked_at)
+
+    def _replay_gate(self) -> GateResult | None:
+        """The replay gate (spec.gates.replay): judged once on what the shell replayed, then settled; held (or
+        skipped, with a Warning event) where the server cannot replay."""
+        gate = self.spec.gates.replay
+        if gate is None:
+            return None
+        before = next((g for g in self.status.gates if g.name == replay.REPLAY_GATE), None)
+        if replay.settled(before):
+            return before  # settled: replayed once per spec of the gates
+        observed = self.observed.replay
+        if observed is None:
+            return before or GateResult(name=replay.REPLAY_GATE, passed=False, reason=replay.REASON_REPLAY_PENDING,
+                                        message="replaying executions of the old versions",
+                                        checked_at=format_time(self.now))
+        verdict = replay.judge(gate, observed, self.now)
+        self.status.replay = verdict.status
+        if verdict.reason == replay.REASON_REPLAY_SKIPPED:
+            self.events.append(Event("Warning", replay.REASON_REPLAY_SKIPPED, verdict.message))
+        elif verdict.reason == replay.REASON_REPLAY_UNSUPPORTED and \
+                (before is None or before.reason != replay.REASON_REPLAY_UNSUPPORTED):
+            self.events.append(Event("Warning", replay.REASON_REPLAY_UNSUPPORTED, verdict.message))
+        return GateResult(name=replay.REPLAY_GATE, passed=verdict.passed, reason=verdict.reason,
+                          message=verdict.message, checked_at=format_time(self.now))
 
     def _workflow_gates(self, target: TargetView) -> list[GateResult]:
         return self._check_workflows(self.spec.gates.workflows, self.status.gates, target_version=target.version)

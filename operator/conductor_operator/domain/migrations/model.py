@@ -11,6 +11,7 @@ from enum import StrEnum
 from conductor_operator.api.migration import GateResult, GateWorkflow, MigrationPlanStatus
 from conductor_operator.domain.conditions import Condition
 from conductor_operator.domain.definitions import Event
+from conductor_operator.domain.migrations.replay import ReplayObservation
 from conductor_operator.domain.waves import Candidate, Move
 
 __all__ = [  # noqa: RUF022 (constants first)
@@ -22,7 +23,8 @@ __all__ = [  # noqa: RUF022 (constants first)
     "REASON_TARGET_AMONG_OLD_VERSIONS", "REASON_TARGET_CHANGED", "REASON_TARGET_GONE", "REASON_TARGET_MISMATCH",
     "REASON_TARGET_NOT_FOUND", "REASON_TARGET_NOT_READABLE", "REASON_TRIGGER_PINS_OLD", "REASON_VERSIONS_NOT_FOUND",
     "REASON_WAVE_SELECTED_NOTHING", "REASON_WORKERS_MISSING", "REASON_WORKERS_NOT_IDEMPOTENT",
-    "REASON_WORKERS_NOT_REQUIRED", "REASON_WORKERS_POLLING", "TERMINAL", "WARNING", "WORKERS_GATE", "ActionKind",
+    "REASON_WORKERS_NOT_REQUIRED", "REASON_WORKERS_POLLING", "REASON_RECOVERY_GATE_FAILED", "TERMINAL", "WARNING",
+    "WORKERS_GATE", "ActionKind", "Ended",
     "MigrationStep", "Phase", "PlanAction", "PlanObservation", "TargetView", "WaveState"
 ]
 
@@ -41,6 +43,7 @@ class Phase(StrEnum):
     ROLLED_BACK = "RolledBack"
     ABORTED = "Aborted"  # stopped by an abort request where it was
     DRY_RUN = "DryRun"  # spec.dryRun: status shows what would happen
+    RECOVERING = "Recovering"  # spec.recoverFailed: failed executions of the old versions restart on the target
 
 
 ENDED = frozenset({Phase.COMPLETED, Phase.ROLLED_BACK, Phase.ABORTED})
@@ -95,6 +98,7 @@ REASON_ROLLED_BACK = "RolledBack"
 REASON_CONFLICT = "ConflictingPlan"
 REASON_TRIGGER_PINS_OLD = "TriggerPinsOldVersion"
 REASON_NO_WARNINGS = "NoWarnings"
+REASON_RECOVERY_GATE_FAILED = "RecoveryGateFailed"
 
 WORKERS_GATE = "Workers"
 
@@ -112,6 +116,22 @@ class TargetView:
     activation: str = "Immediate"
     registered: bool = False
     """The resource reports it registered and in sync (Ready), and Conductor lists the version."""
+
+
+@dataclass(frozen=True)
+class Ended:
+    """An ended execution of an old version, as recovery (spec.recoverFailed, ``recovery``) sees it."""
+
+    execution_id: str
+    version: int
+    status: str
+    ended: datetime | None
+    correlation_id: str | None = None
+    failed_tasks: tuple[str, ...] = ()
+    """The taskReferenceNames of the tasks it failed on (Conductor's failedReferenceTaskNames)."""
+    parent: str | None = None
+    """The execution it is a sub-workflow of, if any."""
+    reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -144,7 +164,16 @@ class PlanObservation:
     rival: str | None = None
     """An older MigrationPlan still at work on the same workflow and Conductor ("<namespace>/<name>" when it is in
     another namespace)."""
+    replay: ReplayObservation | None = None
+    """Before the gates passed, while the replay gate is not settled: the sampled executions replayed through the
+    target and compared (``replay.compare``); None when not replayed this step."""
     pinning_triggers: Mapping[str, int] | None = None
+    recoveries: tuple[Move, ...] | None = None
+    """While recovering: the ledger's restarts of failed executions (spec.recoverFailed); None when not read."""
+    recovery_candidates: tuple[Ended, ...] | None = None
+    """While a recovery wave may pick: ended executions of the old versions in the window, the ledger's left out."""
+    recovery_states: Mapping[str, str | None] = field(default_factory=dict)
+    """While recovering: the state of each restarted execution (None: gone)."""
     """While draining after the cutover: the active event handlers and schedules that start the workflow at a
     pinned version ("Schedule/<name>" to the version); None when not read."""
 
@@ -158,6 +187,7 @@ class ActionKind(StrEnum):
     MOVE = "Move"  # move these executions to the target (ledger first)
     MOVE_BACK = "MoveBack"  # move these moved executions back (ledger first)
     REPUBLISH = "Republish"  # register an old version's content as a new highest version
+    RECOVER = "Recover"  # restart these ended executions on the target (ledger first)
 
 
 @dataclass(frozen=True)

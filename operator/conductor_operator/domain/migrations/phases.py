@@ -37,7 +37,7 @@ class On(StrEnum):
     PAUSED_BEFORE_GATES = "spec.paused, before the gates"
     DRY_RUN = "spec.dryRun, before the gates"
     GATES_PENDING = "a gate has not passed yet"
-    GATE_FAILED = "a check workflow failed"
+    GATE_FAILED = "a check workflow failed, or too many replays diverged"
     DRAIN_STARTED = "gates passed (drain)"
     DRAIN_WAITS = "old versions still run, or not drained yet"
     DEADLINE_FAIL = "drain deadline passed (onDeadline: Fail)"
@@ -60,6 +60,11 @@ class On(StrEnum):
     ROLLBACK_REQUESTED = "rollback requested after the cutover"
     ROLLBACK_STEP = "republishing, or moving executions back"
     MOVED_BACK = "every moved execution that runs is back"
+    REGISTERED_TO_RECOVER = "target registered; failed executions restart (recoverFailed)"
+    WAVES_DONE_RECOVER = "the last wave passed its health gate; recoverFailed"
+    RECOVER_STEP = "a recovery wave restarts, is watched or waits"
+    RECOVER_STALLED = "a recovery wave's gate failed, or a higher version appeared"
+    RECOVERED = "the last recovery wave passed its health gate"
 
 
 P = Phase
@@ -69,7 +74,8 @@ PREPARING: Final = frozenset({NEW, P.PENDING, P.VALIDATING, P.GATING, P.DRY_RUN,
 BEFORE_CUTOVER: Final = PREPARING | {P.FAILED, P.ABORTED}
 RELEASED: Final = PREPARING | {P.CUTTING_OVER}
 """Where the cutover may begin from: released in this step (after the gates, or a drain), or cutting over."""
-AFTER_CUTOVER: Final = frozenset({P.CUTTING_OVER, P.DRAINING, P.MOVING, P.RETIRING, P.COMPLETED, P.ABORTED})
+AFTER_CUTOVER: Final = frozenset({P.CUTTING_OVER, P.DRAINING, P.MOVING, P.RETIRING, P.COMPLETED, P.ABORTED,
+                                  P.RECOVERING})
 LIVE: Final = ALL - {P.COMPLETED, P.ROLLED_BACK, P.ABORTED, P.FAILED, P.ROLLING_BACK}
 """Where an abort request stops the plan."""
 AT_WORK: Final = ALL - {NEW, P.COMPLETED, P.ROLLED_BACK, P.ABORTED, P.FAILED}
@@ -102,7 +108,8 @@ TRANSITIONS: Final[tuple[Transition, ...]] = (
     _row(PREPARING, On.VALIDATION_REFUSED, P.VALIDATING, "stall with the check's reason, Warning event"),
     _row(PREPARING, On.PAUSED_BEFORE_GATES, P.GATING, "hold (Paused)"),
     _row(PREPARING, On.DRY_RUN, P.DRY_RUN, "write status.plannedActions"),
-    _row(PREPARING, On.GATES_PENDING, P.GATING, "start check workflows once workers poll; wait"),
+    _row(PREPARING, On.GATES_PENDING, P.GATING,
+         "replay old executions (once); start check workflows once workers poll; wait"),
     _row(PREPARING | {P.FAILED}, On.GATE_FAILED, P.FAILED, "stall (GateFailed), Warning event"),
     _row(PREPARING, On.DRAIN_STARTED, P.DRAINING, "set the drain deadline; pause triggers"),
     _row({P.DRAINING}, On.DRAIN_WAITS, P.DRAINING, "count the old versions every interval"),
@@ -115,6 +122,12 @@ TRANSITIONS: Final[tuple[Transition, ...]] = (
     _row({P.MOVING}, On.WAVE_STALLED, P.MOVING, "stall until promote, rollback or abort"),
     _row({P.MOVING}, On.WAVES_DONE, P.DRAINING, "drain what is left"),
     _row({P.MOVING}, On.HEALTH_GATE_ROLLBACK, P.ROLLING_BACK, "terminate running checks; REPUBLISH"),
+    _row(RELEASED, On.REGISTERED_TO_RECOVER, P.RECOVERING, "record registeredAt; the first recovery wave starts"),
+    _row({P.MOVING}, On.WAVES_DONE_RECOVER, P.RECOVERING, "the first recovery wave starts"),
+    _row({P.RECOVERING}, On.RECOVER_STEP, P.RECOVERING,
+         "RECOVER a wave of failed executions (ledger first), watch it, wait its pause"),
+    _row({P.RECOVERING}, On.RECOVER_STALLED, P.RECOVERING, "stall until promote or abort"),
+    _row({P.RECOVERING}, On.RECOVERED, P.DRAINING, "drain what is left"),
     _row({P.DRAINING}, On.DRAINED_RETIRE, P.RETIRING, "record drainedAt"),
     _row({P.DRAINING}, On.DRAINED, P.COMPLETED, "record drainedAt"),
     _row({P.RETIRING}, On.RETIRE_STEP, P.RETIRING, "RETIRE the versions a fresh count finds idle and unpinned"),

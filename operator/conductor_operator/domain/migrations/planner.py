@@ -48,6 +48,8 @@ from conductor_operator.domain.migrations.model import (
     versions_text,
 )
 from conductor_operator.domain.migrations.phases import On
+from conductor_operator.domain.migrations.recovery import Recovery, recovery_planned
+from conductor_operator.domain.migrations.replay import REPLAY_GATE
 from conductor_operator.domain.migrations.requests import Requests
 from conductor_operator.domain.migrations.retirement import Retirement
 from conductor_operator.domain.migrations.rollback import Rollback
@@ -66,7 +68,7 @@ def plan_migration(spec: MigrationPlanSpec, status: MigrationPlanStatus, observe
     return Planner(spec, status.model_copy(deep=True), observed, now, generation).run()
 
 
-class Planner(Requests, Draining, Waves, Rollback, Retirement):
+class Planner(Recovery, Requests, Draining, Waves, Rollback, Retirement):
     """One step of a plan; its state is ``context.StepState``."""
 
     def run(self) -> MigrationStep:
@@ -150,8 +152,10 @@ class Planner(Requests, Draining, Waves, Rollback, Retirement):
         if spec.dry_run:
             return self._dry_run(target, from_versions, workers)
         # Check workflows start once workers poll; one already started is kept while they are away.
-        kept = [g for g in status.gates if g.name != WORKERS_GATE]
-        gates = [workers, *(self._workflow_gates(target) if workers.passed else kept)]
+        kept = [g for g in status.gates if g.name not in (WORKERS_GATE, REPLAY_GATE)]
+        replayed = self._replay_gate()  # the replay needs no workers: every task's output is mocked
+        checks = self._workflow_gates(target) if workers.passed else kept
+        gates = [workers, *([replayed] if replayed else []), *checks]
         status.gates = gates
         failed = [g for g in gates if g.name != WORKERS_GATE and not g.passed and g.reason == REASON_GATE_FAILED]
         if failed:
@@ -199,6 +203,8 @@ class Planner(Requests, Draining, Waves, Rollback, Retirement):
             self._registered(target)
         if status.phase == Phase.MOVING and (step := self._waves()):
             return step
+        if status.phase == Phase.RECOVERING and (step := self._recovery()):  # spec.recoverFailed
+            return step
         old = self._unretired(target)
         if status.phase == Phase.DRAINING:
             if self._drain_ended(old):
@@ -230,6 +236,8 @@ class Planner(Requests, Draining, Waves, Rollback, Retirement):
             waves = self.strategy.waves()
             status.waves = WavesStatus(current=waves[0].number, count=len(waves), state=WaveState.MOVING,
                                        since=format_time(self.now))
+        elif self._recovers():  # spec.recoverFailed: failed executions restart on the target, then the drain
+            self._begin_recovery(On.REGISTERED_TO_RECOVER)
         elif self.strategy.drains_before_cutover and status.drain and status.drain.drained_at:
             self.enter(On.REGISTERED_DRAINED)
         else:
@@ -240,7 +248,7 @@ class Planner(Requests, Draining, Waves, Rollback, Retirement):
         if self.status.phase == Phase.FAILED:
             self.enter(On.SPEC_CHANGED)
         self._terminate_running_gates("the spec changed")
-        self.status.gates = []
+        self.status.gates, self.status.replay = [], None
         self.status.gates_passed_at, self.status.drain = None, None  # a drain before its cutover starts over too
 
     def _unretired(self, target: TargetView) -> list[int]:
@@ -273,12 +281,18 @@ class Planner(Requests, Draining, Waves, Rollback, Retirement):
                 f"workflow {gate.name}" + (f" v{gate.version}" if gate.version else "")
             planned.append(f"run check workflow {gate.name} ({what}) and expect {gate.expected_output or {}} "
                            f"within {gate.timeout}")
+        if replay_gate := spec.gates.replay:
+            planned.append(f"replay up to {replay_gate.sample} execution(s) of {versions_text(from_versions)} started "
+                           f"in the last {replay_gate.within} through v{target.version} (POST /workflow/test, outputs "
+                           f"mocked from their own tasks) and compare them")
         running = status.running.old if status.running else "an unknown number of"
         dry = DryRun(spec.workflow_name, from_versions, running, self.observed.flavor)
         planned += self.strategy.planned_before_release(dry)
         planned.append(f"let WorkflowDefinition {target.resource} register {spec.workflow_name} v{target.version}: "
                        f"unpinned starts move to it, pinned callers keep their version")
         planned += self.strategy.planned_after_release(dry)
+        if spec.recover_failed:
+            planned += recovery_planned(spec.recover_failed, target.version)
         status.planned_actions = planned
         self.enter(On.DRY_RUN)
         status.message = "dry run: nothing is changed; see status.plannedActions"

@@ -130,7 +130,7 @@ class Endings(StepState):
 
     def _accepted(self) -> bool:
         return (self.spec.healthy_when == "Accepted" and self.status.registered_at is not None
-                and self.status.phase in (Phase.DRAINING, Phase.RETIRING, Phase.MOVING))
+                and self.status.phase in (Phase.DRAINING, Phase.RETIRING, Phase.MOVING, Phase.RECOVERING))
 
     def _progress(self, on: On, message: str) -> MigrationStep:
         """Accepted (healthyWhen: Accepted, target registered) reads as done to kstatus: Ready, not

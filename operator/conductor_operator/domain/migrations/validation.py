@@ -163,7 +163,20 @@ def target_highest(p: Proposal) -> Refusal | None:
 
 
 BEFORE_VERDICT: tuple[Check, ...] = (versions_registered,)
-AFTER_VERDICT: tuple[Check, ...] = (strategy_allowed, breaking_move_acknowledged, mover_supported, target_highest)
+def recovery_idempotent(p: Proposal) -> Refusal | None:
+    """spec.recoverFailed restarts executions from their first task: the workers must say they tolerate that."""
+    recover = p.spec.recover_failed
+    if recover is not None and not recover.workers_idempotent:
+        return Refusal(REASON_WORKERS_NOT_IDEMPOTENT,
+                       "spec.recoverFailed restarts failed executions of the old versions from their first task on "
+                       "the target, so every task they ran before runs again (a charge, an e-mail): set "
+                       "spec.recoverFailed.workersIdempotent: true once the workers tolerate that, or remove "
+                       "spec.recoverFailed")
+    return None
+
+
+AFTER_VERDICT: tuple[Check, ...] = (strategy_allowed, breaking_move_acknowledged, mover_supported, target_highest,
+                                    recovery_idempotent)
 
 
 def first_refusal(checks: Iterable[Check], proposal: Proposal) -> Refusal | None:

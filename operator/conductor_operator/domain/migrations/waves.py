@@ -200,6 +200,9 @@ class Waves(Gates, Endings):
         later = [w for w in waves if w.number > wave.number]
         if not later:
             self._wave_state(WaveState.DONE)
+            if self.spec.recover_failed is not None:  # failed executions restart next (domain/migrations/recovery)
+                self._begin_recovery(On.WAVES_DONE_RECOVER)
+                return None
             self.enter(On.WAVES_DONE)
             self.status.drain = DrainStatus(since=format_time(self.now))
             return None
