@@ -33,5 +33,5 @@ WORKDIR /tmp
 # 65532 is the conventional "nonroot" id; numeric so Kubernetes' runAsNonRoot can verify it.
 USER 65532:65532
 # kopf's liveness endpoint (/healthz) and the operator's readiness endpoint (/readyz).
-EXPOSE 8080 8081
+EXPOSE 8080 8081 8082
 ENTRYPOINT ["python", "-m", "conductor_operator"]

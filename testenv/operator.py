@@ -50,10 +50,13 @@ class OperatorProcess:
         self.python_path = os.pathsep.join(filter(None, [str(REPO_ROOT / "operator"), site_packages]))
         self.process: subprocess.Popen | None = None
         self.port = 0
+        self.metrics_port = 0
 
     def start(self, timeout: float = 60) -> OperatorProcess:
         self.port = free_port()
-        env = {**os.environ, **FAST_SETTINGS, **self.extra_env, "KUBECONFIG": str(self.kubeconfig),
+        self.metrics_port = free_port()  # /metrics (metrics_url); METRICS_PORT in extra env overrides it
+        env = {**os.environ, **FAST_SETTINGS, "METRICS_PORT": str(self.metrics_port), **self.extra_env,
+               "KUBECONFIG": str(self.kubeconfig),
                "LIVENESS_ENDPOINT": f"http://127.0.0.1:{self.port}/healthz",
                "PYTHONPATH": self.python_path}
         with self.log_path.open("ab") as log:
@@ -70,6 +73,10 @@ class OperatorProcess:
             except OSError:
                 time.sleep(0.2)
         raise TestEnvError(f"the operator was not live within {timeout}s:\n{self.log_tail()}")
+
+    @property
+    def metrics_url(self) -> str:
+        return f"http://127.0.0.1:{self.metrics_port}/metrics"
 
     def kill(self) -> None:
         """SIGKILL: no cleanup, as when a pod is evicted or a node dies."""

@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 
 import kopf
 
-from conductor_operator import handlers, readiness  # noqa: F401  (importing handlers registers them with kopf)
+from conductor_operator import handlers, metrics, readiness  # noqa: F401  (importing handlers registers them)
 from conductor_operator.settings import Settings
 
 
-def main() -> None:
-    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO").upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def main(argv: list[str] | None = None) -> None:
+    args = argparse.ArgumentParser(prog="conductor_operator", description="Run the operator (settings: environment "
+                                   "variables, README).")
+    args.add_argument("--log-format", choices=("text", "json"), help="overrides LOG_FORMAT")
+    options = args.parse_args(argv)
+    if options.log_format:
+        os.environ["LOG_FORMAT"] = options.log_format
     settings = Settings.from_env()
+    metrics.configure_logging(os.environ.get("LOG_LEVEL", "INFO"), settings.log_format)
+    try:
+        metrics.serve(settings.metrics_port, settings.metrics_address)
+    except OSError as exc:  # metrics are not worth stopping the operator for: said, and it goes on without them
+        logging.getLogger(__name__).error("metrics are not served: cannot listen on %s:%s: %s",
+                                          settings.metrics_address, settings.metrics_port, exc)
     # Ready once kopf has listed every served kind (READINESS_ENDPOINT serves it; kopf's /healthz is liveness).
     readiness.register(readiness.Readiness(namespaces=tuple(settings.namespaces)),
                        readiness.endpoint_from_env())

@@ -8,6 +8,7 @@ return nothing: a return value would land in status and be pruned by the strict 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -16,6 +17,7 @@ from typing import Any
 import kopf
 from kopf._cogs.clients import api as kopf_api
 
+from conductor_operator import metrics
 from conductor_operator.domain import definitions as defs
 from conductor_operator.kube import GROUP, VERSION, Kube, load_config
 from conductor_operator.reconcile import Outcome, Runtime
@@ -153,7 +155,23 @@ def _too_deep(body: kopf.Body, memo: kopf.Memo) -> Outcome | None:
     return None if where is None else memo.runtime.too_deep(body, where)
 
 
+def _measured(handler):
+    """A handler counted and timed (metrics.reconciling), its log lines carrying its object; a delete handler that
+    finished drops the object's series."""
+    deleting = handler.__name__.endswith("_deleted")
+
+    @functools.wraps(handler)
+    async def measured(**kwargs):
+        with metrics.reconciling(kwargs["body"]):
+            result = await handler(**kwargs)
+        if deleting:
+            metrics.forget(kwargs["body"])
+        return result
+    return measured
+
+
 def _deliver(outcome: Outcome | None, body: kopf.Body, patch: kopf.Patch, *, retry: bool = True) -> None:
+    metrics.delivered(body, outcome)
     if outcome is None:
         return
     current = body.get("status") or {}
@@ -171,18 +189,21 @@ def _deliver(outcome: Outcome | None, body: kopf.Body, patch: kopf.Patch, *, ret
 @kopf.on.resume(*CLUSTERS)
 @kopf.on.create(*CLUSTERS)
 @kopf.on.update(*CLUSTERS, field="spec")
+@_measured
 async def cluster_changed(body, patch, memo, **_) -> None:
     outcome = _too_deep(body, memo) or await memo.runtime.reconcile_cluster(body, due_only=False)
     _deliver(outcome, body, patch, retry=False)
 
 
 @kopf.timer(*CLUSTERS, interval=SETTINGS.resync_interval, initial_delay=SETTINGS.resync_interval)
+@_measured
 async def cluster_timer(body, patch, memo, **_) -> None:
     outcome = _too_deep(body, memo) or await memo.runtime.reconcile_cluster(body, due_only=True)
     _deliver(outcome, body, patch, retry=False)
 
 
 @kopf.on.delete(*CLUSTERS, optional=True)  # optional: no finalizer, nothing to do in Conductor
+@_measured
 async def cluster_deleted(body, memo, **_) -> None:
     memo.runtime.forget_cluster(body)
 
@@ -192,18 +213,21 @@ async def cluster_deleted(body, memo, **_) -> None:
 @kopf.on.resume(*WORKFLOWS)
 @kopf.on.create(*WORKFLOWS)
 @kopf.on.update(*WORKFLOWS, field="spec")
+@_measured
 async def workflow_changed(body, patch, memo, retry, **_) -> None:
     outcome = _too_deep(body, memo) or await memo.runtime.reconcile_workflow(body, due_only=False, attempt=retry)
     _deliver(outcome, body, patch)
 
 
 @kopf.timer(*WORKFLOWS, interval=SETTINGS.resync_interval, initial_delay=SETTINGS.resync_interval)
+@_measured
 async def workflow_timer(body, patch, memo, **_) -> None:
     outcome = _too_deep(body, memo) or await memo.runtime.reconcile_workflow(body, due_only=True)
     _deliver(outcome, body, patch, retry=False)
 
 
 @kopf.on.delete(*WORKFLOWS)
+@_measured
 async def workflow_deleted(body, patch, memo, retry, **_) -> None:
     _deliver(await memo.runtime.finalize_workflow(body, attempt=retry), body, patch)
 
@@ -213,18 +237,21 @@ async def workflow_deleted(body, patch, memo, retry, **_) -> None:
 @kopf.on.resume(*TASKS)
 @kopf.on.create(*TASKS)
 @kopf.on.update(*TASKS, field="spec")
+@_measured
 async def task_changed(body, patch, memo, retry, **_) -> None:
     outcome = _too_deep(body, memo) or await memo.runtime.reconcile_task(body, due_only=False, attempt=retry)
     _deliver(outcome, body, patch)
 
 
 @kopf.timer(*TASKS, interval=SETTINGS.resync_interval, initial_delay=SETTINGS.resync_interval)
+@_measured
 async def task_timer(body, patch, memo, **_) -> None:
     outcome = _too_deep(body, memo) or await memo.runtime.reconcile_task(body, due_only=True)
     _deliver(outcome, body, patch, retry=False)
 
 
 @kopf.on.delete(*TASKS)
+@_measured
 async def task_deleted(body, patch, memo, retry, **_) -> None:
     _deliver(await memo.runtime.finalize_task(body, attempt=retry), body, patch)
 
@@ -234,17 +261,20 @@ async def task_deleted(body, patch, memo, retry, **_) -> None:
 @kopf.on.resume(*PLANS)
 @kopf.on.create(*PLANS)
 @kopf.on.update(*PLANS, field="spec")
+@_measured
 async def plan_changed(body, patch, memo, retry, **_) -> None:
     outcome = _too_deep(body, memo) or await reconcile_plan(memo.runtime, body, attempt=retry)
     _deliver(outcome, body, patch)
 
 
 @kopf.timer(*PLANS, interval=SETTINGS.resync_interval, initial_delay=SETTINGS.resync_interval)
+@_measured
 async def plan_timer(body, patch, memo, **_) -> None:
     outcome = _too_deep(body, memo) or await reconcile_plan(memo.runtime, body)
     _deliver(outcome, body, patch, retry=False)
 
 
 @kopf.on.delete(*PLANS)
+@_measured
 async def plan_deleted(body, patch, memo, retry, **_) -> None:
     _deliver(await finalize_plan(memo.runtime, body, attempt=retry), body, patch)

@@ -28,6 +28,28 @@ def _endpoint(value: str | None) -> str | None:
     return None if value.strip().lower() == "off" else value.strip()
 
 
+def _metrics_port(value: str | None) -> int | None:
+    """METRICS_PORT: unset means the default, "off" no metrics server."""
+    if value is None or not value.strip():
+        return Settings.metrics_port
+    if value.strip().lower() == "off":
+        return None
+    try:
+        port = int(value)
+    except ValueError:
+        port = -1
+    if not 0 < port < 65536:
+        raise SystemExit(f"invalid METRICS_PORT={value!r}: a port number (1-65535) or off")
+    return port
+
+
+def _log_format(value: str | None) -> str:
+    value = (value or "text").strip().lower()
+    if value not in ("text", "json"):
+        raise SystemExit(f"invalid LOG_FORMAT={value!r}: text or json")
+    return value
+
+
 def _url_allow(value: str | None) -> UrlAllowlist:
     try:
         return UrlAllowlist.parse(value)
@@ -76,6 +98,13 @@ class Settings:
     """Where ConductorClusters may point (CONDUCTOR_URL_ALLOW: networks and host patterns, comma-separated; empty:
     any host). Link-local and cloud metadata addresses are refused unless a network entry names them. Checked before
     a client is built (the URL's host) and at every connection (each address the host resolves to then)."""
+    metrics_port: int | None = 8082
+    """Where Prometheus metrics are served (METRICS_PORT; "off": None, not served). Not 8080 nor 8081: the chart
+    serves liveness and readiness there."""
+    metrics_address: str = "127.0.0.1"
+    """The address the metrics server binds (METRICS_BIND_ADDRESS): loopback unless told (the chart: 0.0.0.0)."""
+    log_format: str = "text"
+    """LOG_FORMAT: text (each line of a handler prefixed with its object) or json (fields, kopf's JSON formatter)."""
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -92,6 +121,9 @@ class Settings:
             liveness_endpoint=_endpoint(os.environ.get("LIVENESS_ENDPOINT")),
             jitter=random.random,
             url_allow=_url_allow(os.environ.get("CONDUCTOR_URL_ALLOW")),
+            metrics_port=_metrics_port(os.environ.get("METRICS_PORT")),
+            metrics_address=(os.environ.get("METRICS_BIND_ADDRESS") or "").strip() or Settings.metrics_address,
+            log_format=_log_format(os.environ.get("LOG_FORMAT")),
         )
 
     def retry_delay(self, attempt: int, retry_after: float | None = None) -> float:

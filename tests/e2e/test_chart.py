@@ -155,6 +155,7 @@ def test_defaults_render_a_cluster_wide_operator_with_crds_and_peering(helm):
     assert env_of(container) == {
         "WATCH_NAMESPACES": "", "DEFAULT_CONDUCTOR_CLUSTER": "default", "CONDUCTOR_URL_ALLOW": "",
         "RESYNC_INTERVAL": "15s", "RETRY_MIN": "5s", "RETRY_MAX": "5m", "LOG_LEVEL": "INFO",
+        "LOG_FORMAT": "text", "METRICS_PORT": "8082", "METRICS_BIND_ADDRESS": "0.0.0.0",  # test_metrics_real.py
         "PEERING_NAME": peering["metadata"]["name"], "PEERING_LIFETIME": "60s",
         "LIVENESS_ENDPOINT": "http://0.0.0.0:8080/healthz",
         "READINESS_ENDPOINT": "http://0.0.0.0:8081/readyz", "POD_NAME": None}

@@ -392,7 +392,8 @@ class ConductorClient:
                  sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
                  jitter: Callable[[], float] = random.random, identify: bool = False,
                  connect_check: Callable[[str, str], str | None] | None = None,
-                 max_connections: int = MAX_CONNECTIONS, pool_timeout: float | None = POOL_TIMEOUT):
+                 max_connections: int = MAX_CONNECTIONS, pool_timeout: float | None = POOL_TIMEOUT,
+                 on_response: Callable[[str, str, int | None, float], object] | None = None):
         if problem := url_problem(base_url.strip()):
             raise ValueError(f"{display_url(base_url)} cannot be a Conductor server's URL: {problem}")
         self.base_url = server_root(base_url)
@@ -403,6 +404,8 @@ class ConductorClient:
             raise ValueError(f"{display_url(base_url)} cannot be a Conductor server's URL: {exc}") from None
         self._identify = identify
         self._identified = False
+        self.on_response = on_response
+        """Called for every request sent: (method, path, HTTP status or None when none came, seconds) (metrics)."""
         self._identify_lock = asyncio.Lock()
         self.version: str | None = None
         """The version the server reported when last identified."""
@@ -472,8 +475,11 @@ class ConductorClient:
                 await self._slots.acquire()  # FIFO; cancelled while waiting, it passes its turn on
         except TimeoutError:
             raise self._busy(method, path) from None
+        started, status = time.monotonic(), None
         try:
-            return await self._http.request(method, path, headers=headers, **kwargs)
+            response = await self._http.request(method, path, headers=headers, **kwargs)
+            status = response.status_code
+            return response
         except httpx.PoolTimeout:  # not expected behind the slots, but the same meaning
             raise self._busy(method, path) from None
         except httpx.TimeoutException as exc:
@@ -484,6 +490,9 @@ class ConductorClient:
             raise Unavailable(None, self._redact(f"{method} {path} failed: {type(exc).__name__}: {detail}")) from None
         finally:
             self._slots.release()
+            if self.on_response is not None:
+                with contextlib.suppress(Exception):  # what observes a request never fails it
+                    self.on_response(method, path, status, time.monotonic() - started)
 
     def _busy(self, method: str, path: str) -> Unavailable:
         waited = f"{self._pool_timeout:g}s" if self._pool_timeout is not None else "too long"
