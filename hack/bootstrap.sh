@@ -5,7 +5,7 @@
 #
 #   hack/bootstrap.sh               what the demo needs
 #   hack/bootstrap.sh --for-tests   also what only the tests use: Docker and mmdebstrap (the image test),
-#                                   helm 4 and the Argo CD Lua harness (long cold builds)
+#                                   Chromium (the dashboard test), helm 4 and the Argo CD Lua harness (long cold builds)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 for_tests=
@@ -33,6 +33,8 @@ command -v git >/dev/null || apt_install git
 if [[ -n $for_tests ]]; then
   command -v dockerd >/dev/null || apt_install docker.io
   command -v mmdebstrap >/dev/null || apt_install mmdebstrap
+  # The dashboard test (tests/e2e/test_dashboard_real.py) loads the page in Debian's headless Chromium.
+  command -v chromium >/dev/null || apt_install chromium
 fi
 # Go builds kube-apiserver, etcd and helm. Debian's Go is old, but it downloads the toolchain the
 # modules ask for through the Go module proxy (GOTOOLCHAIN=auto).

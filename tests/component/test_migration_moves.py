@@ -598,9 +598,10 @@ async def crash_run(seed: int, clock, *, crash: bool = True, changes: int | None
     return conductor, kube, m.status, crashes
 
 
-CHANGES_IN_A_RUN = 17
-"""Changes a crash-free run makes: four waves of four (intents, terminate, restart, confirmations), and
-registering the target; the first crash falls on one of them."""
+CHANGES_IN_A_RUN = 20
+"""Changes a crash-free run makes: four waves of four (intents, terminate, restart, confirmations), registering
+the target, and three points of the dashboard's history (one per drainDetection interval); the first crash falls
+on one of them."""
 
 
 async def test_a_crash_free_run_makes_the_changes_the_crash_tests_pick_from(clock):
@@ -635,8 +636,8 @@ def ledger_entries(kube: FakeKube) -> dict[str, dict]:
     return entries
 
 
-SHARDED_CHANGES = 32
-"""Changes a crash-free run makes with a ledger of 300 bytes a ConfigMap (two entries each): the 17 above, five
+SHARDED_CHANGES = 35
+"""Changes a crash-free run makes with a ledger of 300 bytes a ConfigMap (two entries each): the 20 above, five
 shard openings, and a write for each further shard a batch of entries spans."""
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from conductor_operator.cli import importer, plans, propose
+from conductor_operator.cli import dashboard, importer, plans, propose
 from conductor_operator.cli.common import PROGRAM, BadInput, Command
 from conductor_operator.domain.compatibility import (
     BREAKING,
@@ -269,6 +269,7 @@ COMMANDS: dict[str, Command] = {
     **plans.COMMANDS,
     **propose.COMMANDS,
     **importer.COMMANDS,
+    **dashboard.COMMANDS,
 }
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
+from conductor_operator import metrics
 from conductor_operator.api.cluster import ConductorCluster
 from conductor_operator.api.common import parse_duration
 from conductor_operator.api.definitions import TaskDefinition, WorkflowDefinition
@@ -285,7 +286,7 @@ class Runtime:
                 spec.url, flavor=flavor, key_id=key_id, key_secret=key_secret, verify=verify,
                 timeout=parse_duration(spec.timeouts.request).total_seconds(),
                 connect_timeout=parse_duration(spec.timeouts.connect).total_seconds(),
-                identify=True, connect_check=allow.address_refusal)
+                identify=True, connect_check=allow.address_refusal, on_response=metrics.conductor_response)
         except ValueError as exc:  # a URL the CRD should have refused (an object stored before the rule)
             raise UserError(REASON_INVALID_SPEC, f"spec.url: {exc}") from None
         if cached:
@@ -336,6 +337,7 @@ class Runtime:
         serve anyone are dropped, at most once per resync interval."""
         counted = Counted(at, dict(by_version))
         self._counts.setdefault(client, {})[workflow_name] = counted
+        metrics.running_counts(workflow_name, counted.by_version)
         keep = timedelta(seconds=2 * self.settings.resync_interval)
         if self._counts_swept_at is None or at - self._counts_swept_at >= keep / 2:
             self._counts_swept_at = at

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 from pydantic import ValidationError
 
+from conductor_operator import metrics
 from conductor_operator.api.common import parse_duration
 from conductor_operator.api.definitions import WorkflowDefinition
 from conductor_operator.api.migration import GateResult, MigrationPlan
@@ -23,6 +24,7 @@ from conductor_operator.domain import definitions as defs
 from conductor_operator.domain import migrations as plans
 from conductor_operator.domain import waves
 from conductor_operator.domain.conditions import kstatus
+from conductor_operator.domain.migrations.replay import replay_due
 from conductor_operator.kube import Missing
 from conductor_operator.reconcile import (
     Outcome,
@@ -34,6 +36,7 @@ from conductor_operator.reconcile import (
     validation_message,
 )
 from conductor_operator.reconcile.moves import (
+    History,
     Ledger,
     LedgerUnavailable,
     Mover,
@@ -41,6 +44,14 @@ from conductor_operator.reconcile.moves import (
     pinning_triggers,
     resume_triggers,
 )
+from conductor_operator.reconcile.recovery import (
+    observe_recovery,
+    restart_ended,
+    restarted_text,
+    settle_recoveries,
+    settled_text,
+)
+from conductor_operator.reconcile.replay import observe_replay
 
 REASON_UNLISTED_TRANSITION = "UnlistedTransition"
 
@@ -63,12 +74,17 @@ async def reconcile_plan(runtime: Runtime, body, *, attempt: int = 0) -> Outcome
             target = await _target_view(runtime, meta["namespace"], plan)
             client = await runtime.client_for(meta["namespace"], cluster_name(plan))
             ledger = await Ledger(runtime.kube, plan).load()
+            metrics.ledger_size(meta["namespace"], meta["name"], len(ledger.moves) + len(ledger.recoveries))
             flavor = (await client.detect_flavor()).value
             settled = await _settle(client, plan, ledger, flavor, now)
+            restarts = await settle_recoveries(client, ledger, now)  # spec.recoverFailed (reconcile/recovery.py)
             plan.status.triggers = ledger.trigger_status()
             observed = await observe_plan(client, plan, target, now, ledger, flavor)
             if observed.counts is not None:  # the definitions of the workflow count from this read too
                 runtime.remember_counts(client, plan.spec.workflow_name, observed.counts, now)
+                # The dashboard's picture: at most a point per interval; its failure holds nothing.
+                await History(runtime.kube, plan).record(observed.counts, now,
+                                                         parse_duration(plan.spec.drain_detection.interval))
             observed = dataclasses.replace(observed, rival=await _rival(runtime, plan, client.base_url))
         except LedgerUnavailable as exc:
             return _error(runtime, body, recorded, now, unavailable=(label, Unavailable(None, str(exc)), attempt))
@@ -89,6 +105,8 @@ async def reconcile_plan(runtime: Runtime, body, *, attempt: int = 0) -> Outcome
             return _error(runtime, body, recorded, now,
                           kstatus(False, REASON_UNLISTED_TRANSITION, message, stalled=True),
                           defs.state_event("Warning", REASON_UNLISTED_TRANSITION, message))
+        if restarts:
+            step.events.append(defs.Event("Normal", "RestartsSettled", settled_text(restarts)))
         if settled:
             step.events.append(defs.Event("Normal", "MovesSettled", _settled_text(settled)))
         refused, failures = await _act(client, plan, step, target, ledger, now)
@@ -218,6 +236,10 @@ async def observe_plan(client: ConductorClient, plan: MigrationPlan, target: pla
     Retiring                                      every workflow definition, for the pins [1]
     a check workflow running                      its execution [1 each]
     Draining after the cutover                    the event handlers and schedules that start the workflow [2]
+    Recovering (spec.recoverFailed)               the restarted executions [ceil(m/1000)]; where a recovery wave
+                                                  may pick, the ended executions in its window [ceil(n/1000)]
+    before its gates passed, spec.gates.replay    once, until the replay gate is settled: a search [1], the sampled
+    not settled                                   executions with tasks [1], a test and a removal each [2 each]
     ============================================  ===============================================================
 
     With no target, before the cutover only the versions are read (the plan waits); after it the plan goes on
@@ -233,6 +255,8 @@ async def observe_plan(client: ConductorClient, plan: MigrationPlan, target: pla
     if before_gates and target is None:
         return plans.PlanObservation(None, registered, flavor=flavor)
     old_definitions, last_polls = await _before_gates(client, plan, target, registered) if before_gates else ({}, None)
+    replayed = await observe_replay(client, plan, target, old_definitions, now) \
+        if before_gates and target.definition is not None and replay_due(spec, status) else None
     moving = status.phase == plans.Phase.MOVING and status.verdict is not None  # else a status never written here
     frozen = status.verdict and (status.gates_passed_at or status.cutover_at)  # as the planner reads them
     old_versions = set(status.verdict.from_versions if frozen else old_definitions)
@@ -253,10 +277,11 @@ async def observe_plan(client: ConductorClient, plan: MigrationPlan, target: pla
         if status.phase == plans.Phase.DRAINING and not before_cutover else None
     move_states = await _move_states(client, ledger, running) \
         if moving or status.phase == plans.Phase.ROLLING_BACK else {}
+    recovered = await observe_recovery(client, plan, ledger, now)  # spec.recoverFailed: reconcile/recovery.py
     return plans.PlanObservation(target, registered, old_definitions, counts, last_polls, executions, referrers,
                                  flavor=flavor, moves=tuple(ledger.moves.values()), candidates=candidates,
                                  move_states=move_states, target_refs=target_refs, old_starts=old_starts,
-                                 pinning_triggers=pinning)
+                                 pinning_triggers=pinning, replay=replayed, **recovered)
 
 
 async def _before_gates(client: ConductorClient, plan: MigrationPlan, target: plans.TargetView,
@@ -330,6 +355,10 @@ async def _act(client: ConductorClient, plan: MigrationPlan, step: plans.Migrati
     refused, failures = False, []
     for action in step.actions:
         try:
+            if action.kind is plans.ActionKind.RECOVER:  # spec.recoverFailed: ledger first, then restart
+                done = await restart_ended(client, ledger, action.moves, now)
+                step.events.append(defs.Event("Normal", "Restarted", restarted_text(action.moves, done)))
+                continue
             if action.kind in (plans.ActionKind.MOVE, plans.ActionKind.MOVE_BACK):
                 done = await Mover(client, plan.model_copy(update={"status": step.status}), action.mover,
                                    now).carry_out(ledger, action.moves)

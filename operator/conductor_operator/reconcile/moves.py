@@ -9,6 +9,9 @@ Every move is written there as an intent before Conductor is called and confirme
 is written before it is paused. A crashed operator therefore finds everything it may have begun,
 and finishes each from the execution's own state (``domain.waves.resolve``), never by repeating a
 call blindly. One writer per plan (the reconcile lock), so merging keys is enough.
+
+Beside the ledger, ``History`` keeps a small picture of the running executions per version over time
+(``<plan>-history``) for ``kubectl conductor dashboard``.
 """
 
 from __future__ import annotations
@@ -17,14 +20,17 @@ import contextlib
 import hashlib
 import json
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
+import urllib3
 from kubernetes.client.exceptions import ApiException
 
+from conductor_operator import metrics
 from conductor_operator.api.migration import MigrationPlan, TriggerStatus
 from conductor_operator.conductor.client import ConductorClient
 from conductor_operator.conductor.errors import Conflict, NotFound, Rejected, UnsupportedOperation
-from conductor_operator.domain.conditions import format_time
+from conductor_operator.domain.conditions import format_time, parse_time
+from conductor_operator.domain.migrations.recovery import RESTART
 from conductor_operator.domain.waves import (
     ORKES_UPGRADE,
     PENDING,
@@ -78,6 +84,8 @@ class Ledger:
         self.owner = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "MigrationPlan", "name": plan.metadata.name,
                       "uid": plan.metadata.uid}
         self.moves: dict[str, Move] = {}
+        self.recoveries: dict[str, Move] = {}
+        """Restarts of failed executions (spec.recoverFailed, mover ``Restart``), kept apart from the moves."""
         self.triggers: dict[str, str] = {}
         self.exists = False
         self._shard_of: dict[str, int] = {}
@@ -98,7 +106,8 @@ class Ledger:
                 if index:
                     self._sizes.append(_size(data))
                 for key, text in data.items():
-                    self.moves[key] = Move.from_json(key, text)
+                    move = Move.from_json(key, text)
+                    (self.recoveries if move.mover == RESTART else self.moves)[key] = move
                     self._shard_of[key] = index
         except (ValueError, KeyError, TypeError) as exc:
             raise LedgerUnavailable(f"ConfigMap {name} holds something that is not a ledger entry ({exc!r}): "
@@ -110,7 +119,7 @@ class Ledger:
         moves = {m.execution_id: m for m in moves}
         by_shard: dict[int, dict[str, str]] = {}
         for execution_id, move in moves.items():
-            text, before = move.to_json(), self.moves.get(execution_id)
+            text, before = move.to_json(), self.moves.get(execution_id) or self.recoveries.get(execution_id)
             growth = len(text) - len(before.to_json()) if before else len(execution_id) + len(text)
             index = self._shard_of.get(execution_id)
             if index is None:
@@ -122,7 +131,8 @@ class Ledger:
             by_shard.setdefault(index, {})[execution_id] = text
         for index, data in by_shard.items():
             await self._write(data, shard_name(self.name, index))
-        self.moves.update(moves)
+        for execution_id, move in moves.items():
+            (self.recoveries if move.mover == RESTART else self.moves)[execution_id] = move
 
     async def record_triggers(self, changes: dict[str, str]) -> None:
         if changes:
@@ -190,6 +200,7 @@ class Mover:
         await ledger.record(intents)
         done = await self._move(intents)
         await ledger.record(done)
+        metrics.moves_settled(self.mover, done)
         return done
 
     async def finish(self, ledger: Ledger) -> list[Move]:
@@ -215,6 +226,7 @@ class Mover:
                 again.append(move)
         settled += await self._move(again)
         await ledger.record(settled)
+        metrics.moves_settled(self.mover, settled)
         return settled
 
     def _done(self, move: Move, version: int) -> Move:
@@ -332,3 +344,61 @@ async def resume_triggers(client: ConductorClient, ledger: Ledger) -> list[str]:
                 await client.resume_schedule(name)
         await ledger.record_triggers({key: RESUMED})
     return held
+
+
+# ---- history of running executions (the dashboard's charts) ---------------------------------------
+
+HISTORY_KEY = "points"
+HISTORY_POINTS = 500
+"""At most this many points: about 25 KB, far below a ConfigMap's 1 MiB."""
+
+
+def history_name(plan_name: str) -> str:
+    """The ConfigMap of a plan's history, ``<plan>-history``, beside its ledger and owned by the plan too."""
+    name = f"{plan_name}-history"
+    if len(name) <= 253:
+        return name
+    return f"{plan_name[:229]}-{hashlib.sha256(plan_name.encode()).hexdigest()[:15]}-history"
+
+
+def thin_history(points: list, cap: int = HISTORY_POINTS) -> list:
+    """At most ``cap`` points (cap >= 2): over it, every second point of all but the newest cap // 2 is dropped,
+    so the recent past keeps its resolution, the start of the migration stays, and the older the coarser."""
+    while len(points) > cap:
+        newest = len(points) - cap // 2
+        points = points[:newest:2] + points[newest:]
+    return points
+
+
+class History:
+    """Running executions per version over time, at most one point per drainDetection interval and
+    HISTORY_POINTS in all, in a ConfigMap the plan owns (``<plan>-history``). Kept apart from the ledger, whose
+    every key is a move, and from the status, written on every step (and sent to every watcher): 500 points
+    there would make each status patch tens of KB. It is a picture, not a record the plan depends on:
+    reading or writing it may fail without holding the step."""
+
+    def __init__(self, kube: Kube, plan: MigrationPlan):
+        self.kube = kube
+        self.namespace = plan.metadata.namespace
+        self.name = history_name(plan.metadata.name)
+        self.owner = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "MigrationPlan", "name": plan.metadata.name,
+                      "uid": plan.metadata.uid}
+
+    async def record(self, counts: dict[int, int], now: datetime, interval: timedelta) -> bool:
+        """Add a point for these counts unless the last one is less than ``interval`` old; whether it did."""
+        try:
+            text = (await self.kube.config_map_data(self.namespace, self.name)).get(HISTORY_KEY, "[]")
+            try:
+                points = json.loads(text)
+            except ValueError:
+                points = []  # edited by hand: started over
+            points = points if isinstance(points, list) else []
+            last = parse_time(points[-1].get("at")) if points and isinstance(points[-1], dict) else None
+            if last is not None and now - last < interval:
+                return False
+            points.append({"at": format_time(now), "running": {str(v): n for v, n in sorted(counts.items())}})
+            text = json.dumps(thin_history(points), separators=(",", ":"))
+            await self.kube.merge_config_map_data(self.namespace, self.name, {HISTORY_KEY: text}, owner=self.owner)
+        except (ApiException, urllib3.exceptions.HTTPError, ValueError, TypeError, AttributeError):
+            return False
+        return True
