@@ -214,16 +214,13 @@ def _secret_value(data: Mapping[str, str], namespace: str, name: str, key: str) 
 
 
 def _verify(cluster: ConductorCluster) -> ssl.SSLContext | bool:
+    from conductor_operator.conductor.client import tls_verification
+
     tls = cluster.spec.tls
-    if tls and tls.insecure_skip_verify:
-        return False
-    if tls and tls.ca_bundle:
-        try:
-            return ssl.create_default_context(cadata=tls.ca_bundle)
-        except (ssl.SSLError, ValueError) as error:
-            raise BadInput(f"ConductorCluster {cluster.metadata.name}: spec.tls.caBundle is unusable ({error})") \
-                from None
-    return True
+    try:
+        return tls_verification(bool(tls and tls.insecure_skip_verify), tls.ca_bundle if tls else None)
+    except ValueError as error:
+        raise BadInput(f"ConductorCluster {cluster.metadata.name}: {error}") from None
 
 
 async def _read_conductor(cluster: ConductorCluster, url: str, key_id: str | None, key_secret: str | None,

@@ -148,6 +148,22 @@ def server_root(url: str) -> str:
     return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path, parts.query, parts.fragment))
 
 
+def tls_verification(insecure_skip_verify: bool, ca_bundle: str | None) -> ssl.SSLContext | bool:
+    """How a client checks the server's certificate (a ConductorCluster's spec.tls); ValueError saying why a CA
+    bundle is unusable."""
+    if insecure_skip_verify:
+        return False
+    if ca_bundle:
+        try:
+            return ssl.create_default_context(cadata=ca_bundle)
+        except (ssl.SSLError, ValueError, TypeError) as exc:
+            reason = getattr(exc, "reason", None) or type(exc).__name__
+            raise ValueError(f"spec.tls.caBundle holds no certificate the operator can load ({reason}): give the CA "
+                             f"certificates in PEM form, each from -----BEGIN CERTIFICATE----- to "
+                             f"-----END CERTIFICATE-----") from None
+    return True
+
+
 def display_url(url: str) -> str:
     """A URL as it may be printed, logged or stored: no user or password, no query, no fragment."""
     try:

@@ -26,7 +26,13 @@ from conductor_operator.api.cluster import ConductorCluster
 from conductor_operator.api.common import parse_duration
 from conductor_operator.api.definitions import TaskDefinition, WorkflowDefinition
 from conductor_operator.api.migration import MigrationPlan
-from conductor_operator.conductor.client import ConductorClient, Flavor, display_url, server_root
+from conductor_operator.conductor.client import (
+    ConductorClient,
+    Flavor,
+    display_url,
+    server_root,
+    tls_verification,
+)
 from conductor_operator.conductor.errors import (
     AddressNotAllowed,
     ConductorError,
@@ -298,18 +304,10 @@ class Runtime:
     def _verify(cluster: ConductorCluster) -> ssl.SSLContext | bool:
         """How the client checks the server's certificate; UserError naming spec.tls.caBundle when it is unusable."""
         tls = cluster.spec.tls
-        if tls and tls.insecure_skip_verify:
-            return False
-        if tls and tls.ca_bundle:
-            try:
-                return ssl.create_default_context(cadata=tls.ca_bundle)
-            except (ssl.SSLError, ValueError, TypeError) as exc:
-                reason = getattr(exc, "reason", None) or type(exc).__name__
-                raise UserError(REASON_INVALID_SPEC, f"spec.tls.caBundle holds no certificate the operator can load "
-                                                     f"({reason}): give the CA certificates in PEM form, each from "
-                                                     f"-----BEGIN CERTIFICATE----- to -----END CERTIFICATE-----") \
-                    from None
-        return True
+        try:
+            return tls_verification(bool(tls and tls.insecure_skip_verify), tls.ca_bundle if tls else None)
+        except ValueError as exc:
+            raise UserError(REASON_INVALID_SPEC, str(exc)) from None
 
     async def running_counts(self, client: ConductorClient, workflow_name: str, *,
                              max_age: float = COUNT_CACHE_SECONDS) -> Counted:
