@@ -504,3 +504,15 @@ async def test_what_the_runtime_keeps_for_an_object_goes_with_it(runtime, conduc
     cluster = runtime.kube.clusters[("ns", "default")]
     runtime.forget_cluster({**cluster, "metadata": {**cluster["metadata"], "uid": "uid-cluster"}})
     assert not runtime._clients
+
+
+async def test_a_timer_holding_the_body_from_before_a_registration_does_not_judge_it_again(runtime, conductor, clock):
+    """kopf writes a handler's status after it returns: a tick that fired meanwhile sees no status at all."""
+    body = workflow_body("a")
+    registered = await runtime.reconcile_workflow(body, due_only=False)
+    assert conditions(registered)["Ready"] == ("True", "Registered")
+    clock.advance(1)
+    assert await runtime.reconcile_workflow(body, due_only=True) is None, "not read again, not called Adopted"
+    clock.advance(SETTINGS.resync_interval)
+    stale = await runtime.reconcile_workflow(body, due_only=True)
+    assert conditions(stale)["Ready"] == ("True", "Adopted"), "a body that stays without status is judged anew"

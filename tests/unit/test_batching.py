@@ -93,3 +93,21 @@ async def test_a_later_submission_starts_a_new_batch():
     await batcher.submit({"name": "a"})
     await batcher.submit({"name": "b"})
     assert server.requests == [["a"], ["b"]] and batcher.requests == 2
+
+
+async def test_registrations_arriving_a_little_apart_share_a_batch_and_a_lone_one_waits_only_the_quiet_time():
+    """As `kubectl apply` of many files creates them: one every 10 ms joins the batch until none came for the quiet
+    time, or the linger since the first has passed."""
+    server = Server()
+    batcher = Batcher(server.send, quiet=0.05, linger=0.3)
+
+    async def arriving(index: int):
+        await asyncio.sleep(index * 0.01)
+        await batcher.submit({"name": f"w{index}"})
+    started = asyncio.get_running_loop().time()
+    await asyncio.gather(*(arriving(i) for i in range(10)))
+    assert server.requests == [[f"w{i}" for i in range(10)]]
+    assert asyncio.get_running_loop().time() - started < 0.3, "sent once they stopped coming"
+    started = asyncio.get_running_loop().time()
+    await batcher.submit({"name": "alone"})
+    assert asyncio.get_running_loop().time() - started < 0.2

@@ -181,6 +181,7 @@ class Runtime:
         self._retired: list[tuple[weakref.finalize, Callable[[], Awaitable[None]]]] = []
         self._closing: set[asyncio.Task] = set()
         self._retry_at: dict[str, datetime] = {}  # uid -> when a resource Conductor could not serve may try again
+        self._reconciled_at: dict[str, datetime] = {}  # uid -> when a definition's last full reconcile concluded
 
     def record_status(self, uid: str, based_on: dict, written: dict | None) -> None:
         """Remember the status a reconcile wrote, and the status it started from."""
@@ -231,6 +232,7 @@ class Runtime:
         self._locks.pop(uid, None)
         self._retry_at.pop(uid, None)
         self._recorded.pop(uid, None)
+        self._reconciled_at.pop(uid, None)
 
     def forget_cluster(self, body) -> None:
         """A deleted ConductorCluster: its client is closed once no reconcile uses it any more."""
@@ -488,6 +490,13 @@ class Runtime:
             return FULL
         return COUNT if counted and (status.get("registered") or "executions" in status) else None
 
+    def _just_reconciled(self, uid: str) -> bool:
+        """Whether a change handler concluded a full reconcile moments ago: a timer that fired meanwhile holds a body
+        from before that reconcile's status was written, and would read and judge it all again (a definition just
+        registered would pass for one found registered: Adopted)."""
+        last = self._reconciled_at.get(uid)
+        return last is not None and (self.clock() - last).total_seconds() < self.settings.resync_interval / 2
+
     def _unchanged(self, resource, status: dict, desired: dict, generation, now: datetime) -> bool:
         """A registered definition whose spec and content are those it was last reconciled with, checked against
         Conductor within the drift check interval: an operator restart or a no-op change reads nothing more."""
@@ -599,6 +608,8 @@ class Runtime:
             return None
         async with self.lock(body):
             meta = body["metadata"]
+            if due_only and due == FULL and self._just_reconciled(meta["uid"]):
+                return None
             spec = body.get("spec") or {}
             generation = meta.get("generation")
             policy = resource.spec.policy
@@ -612,6 +623,7 @@ class Runtime:
                                                now)
 
             def finish(wanted: list[Condition], events=()) -> Outcome:
+                self._reconciled_at[meta["uid"]] = now
                 if any(c.type == STALLED and c.status == "True" for c in wanted):
                     self._retry_at[meta["uid"]] = now + parse_duration(resource.spec.drift_check_interval)
                 return conclude(status, wanted, now, generation, events=events)
