@@ -42,7 +42,21 @@ PLANS = (GROUP, VERSION, "migrationplans")
 # object so cut is replaced by a note of where: its handlers report it (Stalled) and do nothing else. (The
 # operator's own reads of other objects, in kube.py, decode the same way.)
 
-read_json = defs.read_api_json
+# It also drops the copy of the whole object that `kubectl apply` keeps in an annotation: kopf holds every body it
+# watches in memory, and nothing here (nor kopf, whose diff base leaves it out) reads that copy; kopf only ever
+# patches, so the annotation stays on the object.
+
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+
+
+def read_json(text: str | bytes):
+    value = defs.read_api_json(text)
+    if isinstance(value, dict):
+        for obj in (value, value.get("object"), *(value.get("items") or [])):
+            annotations = ((obj or {}).get("metadata") or {}).get("annotations") if isinstance(obj, dict) else None
+            if isinstance(annotations, dict):
+                annotations.pop(LAST_APPLIED, None)
+    return value
 
 
 class _KopfJson:

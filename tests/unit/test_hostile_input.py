@@ -263,3 +263,16 @@ async def test_the_operators_own_reads_cut_what_nests_too_deep():
     assert plan["metadata"] == {"name": "p"}
     assert list(plan["spec"]) == [defs.TOO_DEEP_KEY]
     assert plan["spec"][defs.TOO_DEEP_KEY].startswith("spec.gates.workflows[0].input.a.a")
+
+
+def test_kopf_keeps_no_copy_of_what_kubectl_apply_applied():
+    from conductor_operator.handlers import LAST_APPLIED, read_json
+
+    applied = {"metadata": {"name": "wf", "annotations": {LAST_APPLIED: '{"spec": {"big": "..."}}', "team": "a"}},
+               "spec": {"name": "order"}}
+    event = read_json(json.dumps({"type": "MODIFIED", "object": applied}))
+    assert event["object"]["metadata"]["annotations"] == {"team": "a"}
+    listed = read_json(json.dumps({"kind": "List", "items": [applied, {"metadata": {}}, 3]}))
+    assert listed["items"][0]["metadata"]["annotations"] == {"team": "a"}
+    assert read_json(json.dumps(applied))["spec"] == {"name": "order"}
+    assert read_json("[1, 2]") == [1, 2]
