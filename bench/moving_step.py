@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
+import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
@@ -108,16 +109,16 @@ async def run(url: str, executions: int, rounds: int) -> None:
     print(f"  a wave being watched:            {now:6.2f}s   ({now / base:.2f} of the baseline)")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.moving_step", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--executions", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--conductor", help="a Conductor OSS to use instead of starting one")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.conductor:
         asyncio.run(run(args.conductor.rstrip("/"), args.executions, args.rounds))
-        return
+        return 0
     from testenv.servers import ConductorServer
     from testenv.tools import ensure_tools
 
@@ -129,7 +130,8 @@ def main() -> None:
             asyncio.run(run(server.url, args.executions, args.rounds))
         finally:
             server.stop()
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
