@@ -322,4 +322,7 @@ def configure_logging(level: str = "INFO", log_format: str = "text") -> logging.
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # httpx logs every request at INFO: about 1,300 lines a minute at rest with 1,000 definitions. Requests are
+    # counted in the metrics; their lines are kept for DEBUG.
+    logging.getLogger("httpx").setLevel(logging.DEBUG if level.upper() == "DEBUG" else logging.WARNING)
     return handler

@@ -12,8 +12,10 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from conductor_operator.api.definitions import WorkflowDefinition
 from conductor_operator.conductor.client import ConductorClient, Flavor
 from conductor_operator.conductor.errors import NotFound, Rejected, Unavailable
+from conductor_operator.domain.conditions import format_time
 from conductor_operator.kube import Missing
 from conductor_operator.reconcile import Runtime
 from conductor_operator.settings import Settings
@@ -33,6 +35,7 @@ class FakeConductor:
         self.reject: str | None = None
         self.registrations = 0
         self.count_reads = 0
+        self.version_reads = 0
 
     def _check(self):
         if self.down:
@@ -67,6 +70,11 @@ class FakeConductor:
     async def all_workflow_defs(self):
         self._check()
         return [copy.deepcopy(d) for d in self.workflows.values()]
+
+    async def listed_versions(self, name):
+        self._check()
+        self.version_reads += 1
+        return sorted(v for (n, v) in self.workflows if n == name)
 
     async def running_counts_by_version(self, name):
         self._check()
@@ -181,7 +189,7 @@ async def test_registers_then_settles_without_repeating_events(runtime, conducto
     assert [e.reason for e in first.events] == ["Registered"]
     assert first.retry_after is None
 
-    clock.advance(300)  # the drift check interval: the timer reads it again
+    clock.advance(360)  # the drift check interval (5m, stretched by up to a fifth per resource): read again
     body["status"] = first.status
     second = await runtime.reconcile_workflow(body, due_only=True)
     assert conductor.registrations == 1, "nothing registered twice"
@@ -239,7 +247,9 @@ async def test_a_throttled_conductor_is_reconciling_not_stalled_and_waits_as_ask
     assert "Retry-After 90s" in outcome.message and "429 Too Many Requests" in outcome.message
     assert 90 <= outcome.retry_after <= 90 * 1.5, "never sooner than asked, at most half again later"
     assert outcome.events == [], "not the user's fault: no Warning"
-    assert gateway.requests.count(f"{throttle} /api/metadata/workflow" + ("/order" if throttle == "GET" else "")) == 1
+    # A new resource's first read is of the workflow's registered versions.
+    assert gateway.requests.count(f"{throttle} /api/metadata/workflow" + ("/order/versions" if throttle == "GET"
+                                                                          else "")) == 1
 
 
 async def test_the_timer_waits_out_retry_after_too(clock):
@@ -296,7 +306,7 @@ async def test_a_4xx_on_read_stalls_with_a_warning_and_is_read_again_only_at_the
         reads += 1
         raise Rejected(status=403, message="no access to workflow order")
     conductor.get_workflow_def = refuse
-    clock.advance(300)  # the drift check: the ticks before it only count executions
+    clock.advance(360)  # the drift check (5m, stretched by up to a fifth): the ticks before it only count
     stalled = await runtime.reconcile_workflow(body, due_only=True)
     assert conditions(stalled)["Stalled"] == ("True", "RejectedByConductor")
     assert [(e.type, e.reason) for e in stalled.events] == [("Warning", "RejectedByConductor")]
@@ -516,3 +526,54 @@ async def test_a_timer_holding_the_body_from_before_a_registration_does_not_judg
     clock.advance(SETTINGS.resync_interval)
     stale = await runtime.reconcile_workflow(body, due_only=True)
     assert conditions(stale)["Ready"] == ("True", "Adopted"), "a body that stays without status is judged anew"
+
+
+async def test_new_versions_applied_together_read_the_registered_versions_once_and_no_definition(runtime, conductor):
+    reads = []
+    original = conductor.get_workflow_def
+
+    async def get(name, version=None):
+        reads.append((name, version))
+        return await original(name, version)
+    conductor.get_workflow_def = get
+    bodies = []
+    for version in (1, 2, 3, 4):
+        body = workflow_body("a", version=version)
+        body["metadata"].update(name=f"order-v{version}", uid=f"uid-{version}")
+        bodies.append(body)
+    outcomes = await asyncio.gather(*(runtime.reconcile_workflow(b, due_only=False) for b in bodies))
+    assert [conditions(o)["Ready"] for o in outcomes] == [("True", "Registered")] * 4
+    assert conductor.version_reads == 1 and reads == [], "absent versions need no read of their own"
+    assert conductor.registrations == 1
+
+
+async def test_a_version_already_registered_is_read_before_anything_is_decided(runtime, conductor):
+    conductor.workflows[("order", 1)] = {"name": "order", "version": 1, "tasks": [
+        {"name": "b", "taskReferenceName": "b", "type": "SIMPLE"}]}
+    outcome = await runtime.reconcile_workflow(workflow_body("a"), due_only=False)
+    assert conditions(outcome)["Stalled"] == ("True", "InPlaceChangeRefused")
+    assert conductor.registrations == 0
+
+
+async def test_the_timer_leaves_a_resource_just_created_to_its_change_handler(runtime, conductor, clock):
+    body = workflow_body("a")
+    body["metadata"]["creationTimestamp"] = "2026-11-24T12:00:00Z"
+    clock.advance(20)
+    assert await runtime.reconcile_workflow(body, due_only=True) is None
+    assert conductor.registrations == 0
+    clock.advance(60)  # long after: whatever kept the change handler from it, the timer reconciles it
+    assert conditions(await runtime.reconcile_workflow(body, due_only=True))["Ready"] == ("True", "Registered")
+
+
+def test_drift_checks_of_definitions_applied_together_spread_over_a_fifth_of_the_interval(runtime, clock):
+    checked = format_time(clock())
+    due_after = []
+    for index in range(200):
+        body = workflow_body("a")
+        body["metadata"]["uid"] = f"uid-{index}"
+        resource = WorkflowDefinition.from_body(body)
+        seconds = next(s for s in range(300, 400) if runtime._drift_check_due(
+            resource, {"lastDriftCheckAt": checked}, clock() + timedelta(seconds=s)))
+        due_after.append(seconds)
+    assert min(due_after) >= 300 and max(due_after) <= 361
+    assert len(set(due_after)) > 40, "spread, not all at the same tick"

@@ -661,13 +661,21 @@ class ConductorClient:
         """Every version of every workflow definition."""
         return await self._json("GET", "/metadata/workflow") or []
 
-    async def workflow_versions(self, name: str) -> list[int]:
-        """Registered versions, ascending; [] when none. Servers before v3.30 lack the /versions endpoint."""
+    async def listed_versions(self, name: str) -> list[int] | None:
+        """Registered versions, ascending, from the /versions endpoint ([] when none); None from a server before
+        v3.30, which lacks it."""
         try:
             summaries = await self._json("GET", f"/metadata/workflow/{_segment(name)}/versions") or []
         except (NotFound, UnsupportedOperation):
-            summaries = await self.all_workflow_defs()
+            return None
         return sorted({int(s["version"]) for s in summaries if s.get("name", name) == name})
+
+    async def workflow_versions(self, name: str) -> list[int]:
+        """Registered versions, ascending; [] when none (on a server before v3.30, read from every definition)."""
+        versions = await self.listed_versions(name)
+        if versions is None:
+            versions = sorted({int(d["version"]) for d in await self.all_workflow_defs() if d.get("name") == name})
+        return versions
 
     async def register_workflow_defs(self, defs: list[dict]) -> None:
         """Upsert each name+version with one bulk PUT (any number of items: 5,000 definitions, 10 MB, were

@@ -55,6 +55,7 @@ from conductor_operator.domain.conditions import (
 )
 from conductor_operator.kube import Kube, Missing
 from conductor_operator.reconcile.batching import Batcher
+from conductor_operator.reconcile.sharing import SharedReads
 from conductor_operator.settings import Settings
 
 REASON_CLUSTER_NOT_FOUND = "ClusterNotFound"
@@ -172,9 +173,8 @@ class Runtime:
         self._clients: dict[tuple[str, str], tuple[str, ConductorClient]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         # Per Conductor client (dropped with it): workflow name -> its latest counts, and the reads in flight.
-        self._counts: weakref.WeakKeyDictionary[ConductorClient, dict[str, Counted]] = weakref.WeakKeyDictionary()
-        self._count_reads: dict[tuple[int, str], asyncio.Future] = {}
-        self._counts_swept_at: datetime | None = None
+        # Counts of running executions and registered versions, per client and workflow: read once, shared.
+        self._shared = SharedReads(clock, timedelta(seconds=2 * settings.resync_interval))
         self._batchers: weakref.WeakKeyDictionary[ConductorClient, dict[str, Batcher]] = weakref.WeakKeyDictionary()
         self._plan_models: dict[int, tuple[dict, MigrationPlan | None]] = {}
         self._recorded: dict[str, tuple[dict, dict]] = {}
@@ -315,36 +315,31 @@ class Runtime:
                              max_age: float = COUNT_CACHE_SECONDS) -> Counted:
         """Running executions per version, read at most once per ``max_age`` seconds for every resource and plan of
         the name; callers that come while a read is under way share it."""
-        cached = self._counts.get(client, {}).get(workflow_name)
-        if cached and (self.clock() - cached.at).total_seconds() < max_age:
-            return cached
-        key = (id(client), workflow_name)
-        reading = self._count_reads.get(key)
-        if reading is None:
-            reading = asyncio.ensure_future(self._read_counts(client, workflow_name))
-            self._count_reads[key] = reading
-            reading.add_done_callback(lambda done: (self._count_reads.pop(key, None),
-                                                    done.cancelled() or done.exception()))
-        return await asyncio.shield(reading)
 
-    async def _read_counts(self, client: ConductorClient, workflow_name: str) -> Counted:
-        at = self.clock()
-        return self.remember_counts(client, workflow_name, await client.running_counts_by_version(workflow_name), at)
+        async def read() -> dict[int, int]:
+            by_version = await client.running_counts_by_version(workflow_name)
+            metrics.running_counts(workflow_name, by_version)
+            return by_version
+        at, by_version = await self._shared.read(("counts", client, workflow_name), max_age, read)
+        return Counted(at, by_version)
 
     def remember_counts(self, client: ConductorClient, workflow_name: str, by_version: dict[int, int],
-                        at: datetime) -> Counted:
-        """Keep counts read now (by a plan's step, too) for every resource of the workflow; counts too old to
-        serve anyone are dropped, at most once per resync interval."""
-        counted = Counted(at, dict(by_version))
-        self._counts.setdefault(client, {})[workflow_name] = counted
-        metrics.running_counts(workflow_name, counted.by_version)
-        keep = timedelta(seconds=2 * self.settings.resync_interval)
-        if self._counts_swept_at is None or at - self._counts_swept_at >= keep / 2:
-            self._counts_swept_at = at
-            for names in self._counts.values():
-                for name in [n for n, c in names.items() if at - c.at >= keep]:
-                    del names[name]
-        return counted
+                        at: datetime) -> None:
+        """Keep counts read now by a plan's step for every resource of the workflow."""
+        self._shared.remember(("counts", client, workflow_name), dict(by_version), at)
+        metrics.running_counts(workflow_name, by_version)
+
+    async def _register_workflow(self, client: ConductorClient, desired: dict) -> None:
+        await self.register(client, "register_workflow_defs", desired)
+        self._shared.forget(("versions", client, desired["name"]))  # registered now: no longer absent
+
+    async def _absent(self, client: ConductorClient, name: str, version: int) -> bool:
+        """Whether a version is known not to be registered, from one read of the workflow's registered versions
+        shared by the resources of the workflow that arrive together (None from a server without that endpoint:
+        not known)."""
+        _, versions = await self._shared.read(("versions", client, name), COUNT_CACHE_SECONDS,
+                                              lambda: client.listed_versions(name))
+        return versions is not None and version not in versions
 
     async def register(self, client: ConductorClient, method: str, definition: dict) -> None:
         """Register ``definition`` with ``client.<method>`` (which takes a list), in one bulk request with the
@@ -454,12 +449,19 @@ class Runtime:
             identity=(name, version),
             validate=defs.validate_workflow_definition,
             warnings_of=self._workflow_warnings,
-            get=lambda client: client.get_workflow_def(name, version),
-            register=lambda client, desired: self.register(client, "register_workflow_defs", desired),
+            get=lambda client: self._workflow_def(client, body, name, version),
+            register=lambda client, desired: self._register_workflow(client, desired),
             count=lambda client, max_age: self.running_counts(client, name, max_age=max_age),
             count_key=version,
             hold=lambda status, client, now: self._workflow_hold(resource, status, client, now),
         )
+
+    async def _workflow_def(self, client: ConductorClient, body, name: str, version: int) -> dict | None:
+        """Conductor's copy of a version; for a resource that never registered it, first whether the version is
+        registered at all (one read per workflow for the versions applied together: most are new)."""
+        if not (body.get("status") or {}).get("contentHash") and await self._absent(client, name, version):
+            return None
+        return await client.get_workflow_def(name, version)
 
     def invalid_spec(self, body, error: ValidationError) -> Outcome:
         """A body the models refuse (the API server normally refuses it first): Stalled, with the reasons."""
@@ -484,11 +486,26 @@ class Runtime:
             # Stalled on input: a spec change runs at once (the change handler); the timer looks again only at the
             # drift check interval, for what can be fixed elsewhere (a ConfigMap, a ConductorCluster created).
             return FULL if now >= self._retry_at.get(resource.metadata.uid, now) else None
+        if not conditions and self._young(resource, now):
+            return None  # the change handler (create, resume) makes the first reconcile; under a burst it waits
         if conditions.get("Ready") != "True":
             return FULL  # never settled
-        if _due(status.get("lastDriftCheckAt"), resource.spec.drift_check_interval, now):
+        if self._drift_check_due(resource, status, now):
             return FULL
         return COUNT if counted and (status.get("registered") or "executions" in status) else None
+
+    def _young(self, resource, now: datetime) -> bool:
+        created = parse_time(resource.metadata.creation_timestamp)
+        return created is not None and (now - created).total_seconds() < 4 * self.settings.resync_interval
+
+    @staticmethod
+    def _drift_check_due(resource, status: dict, now: datetime) -> bool:
+        """Whether Conductor's copy is to be compared again: driftCheckInterval after the last check, stretched by
+        up to a fifth, the same for a resource each time and different across resources, so that definitions
+        applied together do not all read Conductor at the same tick ever after."""
+        digest = hashlib.sha256(str(resource.metadata.uid).encode()).digest()
+        stretch = 1 + 0.2 * int.from_bytes(digest[:4], "big") / 2**32
+        return _due(status.get("lastDriftCheckAt"), parse_duration(resource.spec.drift_check_interval) * stretch, now)
 
     def _just_reconciled(self, uid: str) -> bool:
         """Whether a change handler concluded a full reconcile moments ago: a timer that fired meanwhile holds a body
@@ -503,7 +520,7 @@ class Runtime:
         ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
         return (ready and bool(status.get("registered")) and status.get("observedGeneration") == generation
                 and status.get("contentHash") == defs.content_hash(desired)
-                and not _due(status.get("lastDriftCheckAt"), resource.spec.drift_check_interval, now))
+                and not self._drift_check_due(resource, status, now))
 
     async def _recount(self, status: dict, client: ConductorClient, count, count_key, drift_interval: str,
                        now: datetime) -> Outcome | None:

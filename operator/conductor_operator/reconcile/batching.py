@@ -18,10 +18,10 @@ from collections.abc import Awaitable, Callable
 
 from conductor_operator.conductor.errors import Rejected
 
-QUIET_SECONDS = 0.05
+QUIET_SECONDS = 0.1
 """A batch is sent once no registration has joined it for this long: `kubectl apply` of many files creates them
 one after another, tens of milliseconds apart, and each becomes a reconcile as it arrives."""
-LINGER_SECONDS = 0.25
+LINGER_SECONDS = 0.5
 """However busy, the first registration of a batch waits no longer than this."""
 BATCH_LIMIT = 250
 """At most this many definitions in one request (a few hundred KiB of JSON)."""
