@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import re
+import signal
 
 import pytest
 import yaml
@@ -259,6 +261,17 @@ def _ready(reason: str = "InSync") -> list[dict]:
             {"type": "Stalled", "status": "False", "reason": "NotStalled", "message": "", "lastTransitionTime": NOW}]
 
 
+@pytest.fixture
+def operator_stopped(operator):
+    """The session's operator watches every namespace: stopped (SIGSTOP) while a test writes statuses by hand and
+    reads them back, else it may reconcile them away in between (a ConductorCluster at an unreachable URL)."""
+    os.kill(operator.process.pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(operator.process.pid, signal.SIGCONT)
+
+
 def patch_status(kubectl, namespace: str, kind: str, name: str, status: dict) -> None:
     kubectl("patch", kind, name, "-n", namespace, "--subresource=status", "--type=merge", "-p",
             json.dumps({"status": status}))
@@ -279,7 +292,7 @@ def test_a_new_object_reads_as_in_progress_until_the_operator_writes_its_status(
     assert created["metadata"]["generation"] == 1 > created["status"]["observedGeneration"]
 
 
-def test_status_is_written_through_the_status_subresource(crds, kubectl, namespace):
+def test_status_is_written_through_the_status_subresource(crds, kubectl, namespace, operator_stopped):
     applied(kubectl, namespace, WORKFLOW)
     patch_status(kubectl, namespace, "wfd", "wf", {
         "observedGeneration": 1, "registered": True, "contentHash": "sha256:ab", "registeredAt": NOW,
@@ -306,7 +319,7 @@ def test_status_is_written_through_the_status_subresource(crds, kubectl, namespa
     assert result.returncode != 0 and "Duplicate value" in result.stderr
 
 
-def test_printer_columns(crds, kubectl, namespace):
+def test_printer_columns(crds, kubectl, namespace, operator_stopped):
     applied(kubectl, namespace, WORKFLOW)
     patch_status(kubectl, namespace, "wfd", "wf", {"registered": True, "executions": {"running": 7, "readAt": NOW},
                                                     "conditions": _ready()})

@@ -486,17 +486,15 @@ class Runtime:
             # Stalled on input: a spec change runs at once (the change handler); the timer looks again only at the
             # drift check interval, for what can be fixed elsewhere (a ConfigMap, a ConductorCluster created).
             return FULL if now >= self._retry_at.get(resource.metadata.uid, now) else None
-        if not conditions and self._young(resource, now):
-            return None  # the change handler (create, resume) makes the first reconcile; under a burst it waits
+        if not conditions and resource.metadata.uid not in self._reconciled_at:
+            # kopf runs a change handler (create, resume) for every object: it makes the first reconcile, however long
+            # a burst keeps it waiting. A timer doing it too doubled the work of a burst, and so the wait.
+            return None
         if conditions.get("Ready") != "True":
             return FULL  # never settled
         if self._drift_check_due(resource, status, now):
             return FULL
         return COUNT if counted and (status.get("registered") or "executions" in status) else None
-
-    def _young(self, resource, now: datetime) -> bool:
-        created = parse_time(resource.metadata.creation_timestamp)
-        return created is not None and (now - created).total_seconds() < 4 * self.settings.resync_interval
 
     @staticmethod
     def _drift_check_due(resource, status: dict, now: datetime) -> bool:
