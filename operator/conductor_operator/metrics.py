@@ -20,6 +20,7 @@ import re
 import time
 from collections.abc import Iterable, Iterator
 from datetime import datetime
+from urllib.parse import urlsplit
 
 from prometheus_client import REGISTRY, Counter, Gauge, Histogram, start_http_server
 from prometheus_client.core import GaugeMetricFamily
@@ -299,10 +300,21 @@ class ContextFilter(logging.Filter):
             if scope.get("plan") and not hasattr(record, "plan"):
                 record.plan = scope["plan"]
                 record.phase = scope.get("phase")
-        request = _REQUEST.get()
+        request = _httpx_request(record) or _REQUEST.get()
         if request and not hasattr(record, "conductor_request"):
             record.conductor_request = request
         return True
+
+
+def _httpx_request(record: logging.LogRecord) -> str | None:
+    """The request an httpx line (DEBUG) reports, by endpoint template: the line of a read shared by several
+    reconciles, or of a bulk registration, is written by a task of its own, outside any handler's context."""
+    if record.name != "httpx" or not isinstance(record.args, tuple) or len(record.args) < 4:
+        return None
+    method, url, _, status = record.args[:4]
+    path = urlsplit(str(url)).path
+    path = path[len("/api"):] if path.startswith("/api/") else path
+    return f"{method} {endpoint(path)} {status}"
 
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"

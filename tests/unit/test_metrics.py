@@ -312,3 +312,18 @@ def test_the_dashboard_shows_what_a_migration_needs():
         assert metric in text
     ids = [p["id"] for p in board["panels"]]
     assert len(ids) == len(set(ids))
+
+
+def test_an_httpx_request_line_names_its_own_request_by_template():
+    """A read shared by several reconciles, or a bulk registration, runs in a task of its own: its httpx line (DEBUG)
+    is named by the request it reports, not by a handler's context."""
+    import logging
+
+    record = logging.LogRecord("httpx", logging.INFO, __file__, 1, 'HTTP Request: %s %s "%s %d %s"',
+                               ("GET", "http://conductor:8080/api/metadata/workflow/orders/versions", "HTTP/1.1",
+                                200, "OK"), None)
+    assert metrics.ContextFilter().filter(record)
+    assert record.conductor_request == "GET /metadata/workflow/{name}/versions 200"
+    other = logging.LogRecord("kopf.objects", logging.INFO, __file__, 1, "plain", (), None)
+    metrics.ContextFilter().filter(other)
+    assert not getattr(other, "conductor_request", None)
