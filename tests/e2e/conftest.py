@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -123,3 +125,15 @@ def cluster(resources, conductor_url, operator) -> str:
 def events_for(k8s, namespace: str, name: str) -> list[tuple[str, str, str]]:
     found = client.CoreV1Api(k8s).list_namespaced_event(namespace, field_selector=f"involvedObject.name={name}")
     return [(e.type, e.reason, e.message) for e in found.items]
+
+
+@pytest.fixture
+def operator_stopped(operator):
+    """The session's operator watches every namespace: stopped (SIGSTOP) while a test writes statuses by hand and
+    reads them back (it may reconcile them away in between), or runs an operator of its own (the session's would
+    handle the objects first, leaving the test's nothing to do)."""
+    os.kill(operator.process.pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(operator.process.pid, signal.SIGCONT)

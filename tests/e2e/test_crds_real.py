@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import re
-import signal
 
 import pytest
 import yaml
@@ -259,17 +257,6 @@ def _ready(reason: str = "InSync") -> list[dict]:
     return [{"type": "Ready", "status": "True", "reason": reason, "message": "", "lastTransitionTime": NOW,
              "observedGeneration": 1},
             {"type": "Stalled", "status": "False", "reason": "NotStalled", "message": "", "lastTransitionTime": NOW}]
-
-
-@pytest.fixture
-def operator_stopped(operator):
-    """The session's operator watches every namespace: stopped (SIGSTOP) while a test writes statuses by hand and
-    reads them back, else it may reconcile them away in between (a ConductorCluster at an unreachable URL)."""
-    os.kill(operator.process.pid, signal.SIGSTOP)
-    try:
-        yield
-    finally:
-        os.kill(operator.process.pid, signal.SIGCONT)
 
 
 def patch_status(kubectl, namespace: str, kind: str, name: str, status: dict) -> None:

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.realenv
 
 
 def test_json_logs_name_their_objects_and_never_hold_a_credential(crds, kubeconfig, testenv_dir, k8s, namespace,
-                                                                  conductor_url):
+                                                                  conductor_url, operator_stopped):
     key_id, key_secret = f"key-{secrets.token_hex(12)}", f"sec-{secrets.token_hex(24)}"
     client.CoreV1Api(k8s).create_namespaced_secret(namespace, client.V1Secret(
         metadata=client.V1ObjectMeta(name="orkes-key"),
