@@ -26,7 +26,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -220,17 +219,12 @@ class BenchOperator(OperatorProcess):
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(self.argv, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=REPO_ROOT,
                                             start_new_session=True)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise TestEnvError(f"the operator exited with {self.process.returncode}:\n{self.log_tail()}")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=1):
-                    return self
-            except OSError:
-                time.sleep(0.2)
-        self.kill()  # not left running behind the error
-        raise TestEnvError(f"the operator was not live within {timeout}s:\n{self.log_tail()}")
+        try:
+            self.wait_live(timeout)
+        except TestEnvError:
+            self.kill()  # not left running behind the error
+            raise
+        return self
 
     def log_count(self, text: str) -> int:
         """How many lines of the operator's log contain ``text``."""

@@ -63,13 +63,19 @@ class OperatorProcess:
             self.process = subprocess.Popen([self.python, "-m", "conductor_operator"], stdout=log,
                                             stderr=subprocess.STDOUT, env=env, cwd=REPO_ROOT,
                                             start_new_session=True, user=self.uid, group=self.uid)
+        self.wait_live(timeout)
+        return self
+
+    def wait_live(self, timeout: float) -> None:
+        """Until the started process answers its liveness endpoint; TestEnvError with its log when it exits or
+        does not answer in time."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise TestEnvError(f"the operator exited with {self.process.returncode}:\n{self.log_tail()}")
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=1):
-                    return self
+                    return
             except OSError:
                 time.sleep(0.2)
         raise TestEnvError(f"the operator was not live within {timeout}s:\n{self.log_tail()}")
