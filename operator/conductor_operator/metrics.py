@@ -237,6 +237,7 @@ def moves_settled(mover: str, moves: Iterable) -> None:
 _W = r"[^/]+"
 ENDPOINTS: tuple[tuple[re.Pattern, str], ...] = tuple((re.compile(f"^{pattern}$"), template) for pattern, template in (
     (r"/metadata/workflow", "/metadata/workflow"),
+    (r"/metadata/workflow/names-and-versions", "/metadata/workflow/names-and-versions"),
     (rf"/metadata/workflow/{_W}/versions", "/metadata/workflow/{name}/versions"),
     (rf"/metadata/workflow/{_W}/{_W}", "/metadata/workflow/{name}/{version}"),
     (rf"/metadata/workflow/{_W}", "/metadata/workflow/{name}"),

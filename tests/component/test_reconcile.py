@@ -71,10 +71,13 @@ class FakeConductor:
         self._check()
         return [copy.deepcopy(d) for d in self.workflows.values()]
 
-    async def listed_versions(self, name):
+    async def registered_versions(self):
         self._check()
         self.version_reads += 1
-        return sorted(v for (n, v) in self.workflows if n == name)
+        listing: dict[str, set[int]] = {}
+        for name, version in self.workflows:
+            listing.setdefault(name, set()).add(version)
+        return {name: frozenset(versions) for name, versions in listing.items()}
 
     async def running_counts_by_version(self, name):
         self._check()
@@ -247,8 +250,8 @@ async def test_a_throttled_conductor_is_reconciling_not_stalled_and_waits_as_ask
     assert "Retry-After 90s" in outcome.message and "429 Too Many Requests" in outcome.message
     assert 90 <= outcome.retry_after <= 90 * 1.5, "never sooner than asked, at most half again later"
     assert outcome.events == [], "not the user's fault: no Warning"
-    # A new resource's first read is of the workflow's registered versions.
-    assert gateway.requests.count(f"{throttle} /api/metadata/workflow" + ("/order/versions" if throttle == "GET"
+    # A new resource's first read is of the registered versions.
+    assert gateway.requests.count(f"{throttle} /api/metadata/workflow" + ("/names-and-versions" if throttle == "GET"
                                                                           else "")) == 1
 
 
@@ -545,6 +548,21 @@ async def test_new_versions_applied_together_read_the_registered_versions_once_a
     assert [conditions(o)["Ready"] for o in outcomes] == [("True", "Registered")] * 4
     assert conductor.version_reads == 1 and reads == [], "absent versions need no read of their own"
     assert conductor.registrations == 1
+
+
+async def test_new_versions_of_many_workflows_applied_together_share_one_read(runtime, conductor):
+    """Conductor OSS reads every definition to answer one workflow's versions: one listing serves them all."""
+    bodies = []
+    for workflow in ("a", "b", "c"):
+        for version in (1, 2):
+            body = workflow_body("a", version=version)
+            body["spec"]["name"] = f"order_{workflow}"
+            body["metadata"].update(name=f"order-{workflow}-v{version}", uid=f"uid-{workflow}-{version}")
+            bodies.append(body)
+    outcomes = await asyncio.gather(*(runtime.reconcile_workflow(b, due_only=False) for b in bodies))
+    assert [conditions(o)["Ready"] for o in outcomes] == [("True", "Registered")] * 6
+    assert conductor.version_reads == 1
+    assert {key for key in conductor.workflows} == {(f"order_{w}", v) for w in "abc" for v in (1, 2)}
 
 
 async def test_a_version_already_registered_is_read_before_anything_is_decided(runtime, conductor):

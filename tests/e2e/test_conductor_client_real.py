@@ -61,6 +61,8 @@ async def test_workflow_definitions_round_trip(client):
     assert await client.workflow_versions(name) == []
     await client.register_workflow_defs([definition(name, 1, "a"), definition(name, 2, "a", "b")])
     assert await client.workflow_versions(name) == [1, 2]
+    listing = await client.registered_versions()
+    assert listing[name] == {1, 2} and name + "_other" not in listing
     assert [t["taskReferenceName"] for t in (await client.get_workflow_def(name, 2))["tasks"]] == ["a", "b"]
     assert (await client.get_workflow_def(name))["version"] == 2, "no version: the highest"
     assert await client.get_workflow_def(name, 7) is None
@@ -68,6 +70,7 @@ async def test_workflow_definitions_round_trip(client):
     await client.delete_workflow_def(name, 1)
     assert await client.get_workflow_def(name, 1) is None
     assert await client.workflow_versions(name) == [2]
+    assert (await client.registered_versions())[name] == {2}
     with pytest.raises(NotFound, match="No such workflow definition"):  # a 500 on the wire
         await client.delete_workflow_def(name, 1)
     await client.delete_workflow_def(name, 2)

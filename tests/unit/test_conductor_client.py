@@ -461,6 +461,22 @@ async def test_workflow_versions_sorted_and_falls_back_on_old_servers():
     assert recorder.paths() == ["GET /api/metadata/workflow/w/versions", "GET /api/metadata/workflow"]
 
 
+async def test_registered_versions_of_every_workflow_in_one_read():
+    listing = {"a": [{"name": "a", "version": 2, "createTime": 0}, {"name": "a", "version": 1}],
+               "b": [{"name": "b", "version": 7}], "odd": "not a list", "bad": [{"name": "bad"}, "x"]}
+    client, recorder = make_client({("GET", "/api/metadata/workflow/names-and-versions"):
+                                    httpx.Response(200, json=listing)})
+    assert await client.registered_versions() == {"a": frozenset({1, 2}), "b": frozenset({7}), "bad": frozenset()}
+    assert recorder.paths() == ["GET /api/metadata/workflow/names-and-versions"]
+
+
+@pytest.mark.parametrize("answer", [httpx.Response(404, json={"status": 404, "message": "no such endpoint"}),
+                                    httpx.Response(200, json=["a list", "where a map was expected"])])
+async def test_registered_versions_unknown_from_a_server_without_the_listing(answer):
+    client, _ = make_client({("GET", "/api/metadata/workflow/names-and-versions"): answer})
+    assert await client.registered_versions() is None
+
+
 # ---- executions ---------------------------------------------------------------------------------
 
 

@@ -31,6 +31,7 @@ def value(name: str, **labels) -> float:
     ("/metadata/workflow", "/metadata/workflow"),
     ("/metadata/workflow/orders", "/metadata/workflow/{name}"),
     ("/metadata/workflow/orders/versions", "/metadata/workflow/{name}/versions"),
+    ("/metadata/workflow/names-and-versions", "/metadata/workflow/names-and-versions"),
     ("/metadata/workflow/orders/3", "/metadata/workflow/{name}/{version}"),
     ("/metadata/taskdefs/charge", "/metadata/taskdefs/{name}"),
     ("/workflow/running/orders", "/workflow/running/{name}"),
