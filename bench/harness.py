@@ -82,6 +82,7 @@ class CountingProxy:
         self.port = 0
         self._counts: Counter[str] = Counter()
         self.refused: Counter[str] = Counter()
+        self._calls: list[tuple[float, float, str, int]] = []
         self._lock = threading.Lock()
         self._refuse_until = 0.0
         self._refusal: tuple[int, float | None] = (503, None)
@@ -145,14 +146,19 @@ class CountingProxy:
                                      status=status, headers=headers)
         body = await request.read()
         headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP}
+        began, status = time.monotonic(), 502
         try:
             async with session.request(request.method, self.upstream + request.path_qs, headers=headers,
                                        data=body or None, allow_redirects=False) as answer:
                 payload = await answer.read()
+                status = answer.status
                 kept = {k: v for k, v in answer.headers.items() if k.lower() not in _HOP_BY_HOP}
                 return web.Response(status=answer.status, headers=kept, body=payload)
         except Exception as exc:  # noqa: BLE001  (the proxy answers what a gateway would)
             return web.Response(status=502, text=f"benchmark proxy: upstream failed: {type(exc).__name__}")
+        finally:
+            with self._lock:
+                self._calls.append((began, time.monotonic() - began, key, status))
 
     def refuse(self, seconds: float, status: int = 429, retry_after: float | None = None) -> None:
         with self._lock:
@@ -162,6 +168,11 @@ class CountingProxy:
     def snapshot(self) -> Counter[str]:
         with self._lock:
             return Counter(self._counts)
+
+    def calls_between(self, start: float, end: float | None = None) -> list[tuple[float, float, str, int]]:
+        """Each forwarded call that began in [start, end) (time.monotonic): (began, seconds, key, status)."""
+        with self._lock:
+            return [call for call in self._calls if call[0] >= start and (end is None or call[0] < end)]
 
     def since(self, before: Counter[str]) -> Counter[str]:
         now = self.snapshot()
@@ -173,6 +184,28 @@ class CountingProxy:
                 self._loop.call_soon_threadsafe(self._stopped.set)
         if self._thread:
             self._thread.join(10)
+
+
+def format_latencies(calls: list[tuple[float, float, str, int]], limit: int = 6, indent: str = "    ") -> str:
+    """The slowest templates: count, p50, p99 and the largest latency of each, slowest first."""
+    by_key: dict[str, list[float]] = {}
+    for _, seconds, key, _ in calls:
+        by_key.setdefault(key, []).append(seconds)
+    rows = sorted(by_key.items(), key=lambda item: max(item[1]), reverse=True)[:limit]
+    lines = []
+    for key, times in rows:
+        times.sort()
+        p99 = times[min(len(times) - 1, int(0.99 * len(times)))]
+        lines.append(f"{indent}{len(times):6d} x  p50 {times[len(times) // 2]:6.2f}s  p99 {p99:6.2f}s  "
+                     f"max {times[-1]:6.2f}s  {key}")
+    return "\n".join(lines) or f"{indent}(none)"
+
+
+def write_trace(path: Path, calls: list[tuple[float, float, str, int]], since: float) -> None:
+    """Each call as a line: seconds since ``since`` it began, its latency, status and template (for diagnosis)."""
+    with path.open("w") as out:
+        for began, seconds, key, status in sorted(calls):
+            out.write(f"{began - since:9.3f} {seconds:8.3f} {status} {key}\n")
 
 
 def format_calls(calls: Counter[str], per: float = 1.0, unit: str = "", limit: int = 12, indent: str = "    ") -> str:

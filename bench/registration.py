@@ -19,9 +19,11 @@ one_change.py), on the same resources.
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import time
 import uuid
+from pathlib import Path
 
 import httpx
 
@@ -32,8 +34,10 @@ from bench.harness import (
     add_testenv_argument,
     describe_settings,
     format_calls,
+    format_latencies,
     machine,
     servers,
+    write_trace,
 )
 
 VERSIONS_PER_WORKFLOW = 4
@@ -110,7 +114,8 @@ def register_with_operator(bench: Bench, pairs: list[tuple[str, int]], *, server
     calls = bench.proxy.since(before)
     sampler()
     return {"apply": apply_seconds, "after_apply": max(0.0, done - applied), "from_start": done - began,
-            "calls": calls, "peak_rss": max(sampler.peak, operator.peak_rss()), "rss": operator.rss()}
+            "calls": calls, "began": began, "timed_calls": bench.proxy.calls_between(began, done),
+            "peak_rss": max(sampler.peak, operator.peak_rss()), "rss": operator.rss()}
 
 
 def run(bench: Bench, count: int, *, server_side: bool = False, changes: int = 0) -> dict:
@@ -143,6 +148,8 @@ def run(bench: Bench, count: int, *, server_side: bool = False, changes: int = 0
     print(f"  Conductor calls per definition, apply to all Ready    {per_definition:8.2f}    (goal <= 1.1; "
           f"{sum(calls.values())} calls), by path:")
     print(format_calls(calls, per=count, unit=" /def"))
+    print("  Conductor's latency, slowest first:")
+    print(format_latencies(got["timed_calls"]))
     print(f"  operator RSS: peak {got['peak_rss']:.0f} MiB, at the end {got['rss']:.0f} MiB", flush=True)
     figures = {"definitions": count, "naive": naive, "bulk": bulk, **got, "calls_per_definition": per_definition,
                "ratio": ratio}
@@ -161,6 +168,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--changes", type=int, default=0, help="then measure this many single changes (one_change)")
     parser.add_argument("--server-side", action="store_true", help="kubectl apply --server-side")
     parser.add_argument("--small", action="store_true", help="a quick run for CI: 20 definitions, 5 changes")
+    parser.add_argument("--trace", metavar="DIR", type=Path,
+                        help="write each run's Conductor calls (when, latency, status, path) and keep the operator's "
+                             "log in DIR")
     add_testenv_argument(parser)
     args = parser.parse_args(argv)
     if args.small:
@@ -169,7 +179,11 @@ def main(argv: list[str] | None = None) -> int:
         for count in args.definitions:
             with Bench(found, "registration") as bench:
                 bench.start_operator(DEFAULT_SETTINGS)
-                run(bench, count, server_side=args.server_side, changes=args.changes)
+                figures = run(bench, count, server_side=args.server_side, changes=args.changes)
+                if args.trace:
+                    args.trace.mkdir(parents=True, exist_ok=True)
+                    write_trace(args.trace / f"calls-{count}.txt", figures["timed_calls"], figures["began"])
+                    shutil.copy(bench.operator.log_path, args.trace / f"operator-{count}.log")
     return 0
 
 
