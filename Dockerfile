@@ -19,10 +19,8 @@ RUN python3 -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.tom
  && /opt/venv/bin/pip install --no-cache-dir -c constraints.txt -r requirements.txt
 COPY operator ./operator
 RUN /opt/venv/bin/pip install --no-cache-dir -c constraints.txt .
-# pip and setuptools are build tools: they stay out of the final stage. So does the kubernetes client's asyncio
-# copy of itself (kubernetes/aio, about 70 MB): the operator uses its synchronous API (kopf has its own client).
-RUN /opt/venv/bin/python -m pip uninstall --yes --quiet pip setuptools wheel \
- && rm -rf /opt/venv/lib/python3*/site-packages/kubernetes/aio
+# pip and setuptools are build tools: they stay out of the final stage.
+RUN /opt/venv/bin/python -m pip uninstall --yes --quiet pip setuptools wheel
 
 # Runtime stage: the same base, the virtualenv, no pip nor build leftovers, no root.
 FROM ${BASE_IMAGE}

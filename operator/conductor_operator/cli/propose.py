@@ -20,10 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-import urllib3
 import yaml
-from kubernetes import client, config
-from kubernetes.client.exceptions import ApiException
 from pydantic import ValidationError
 
 from conductor_operator.api.cluster import ConductorCluster
@@ -158,6 +155,8 @@ def dns_name(text: str) -> str:
 def observe(args: argparse.Namespace, change: Change) -> Observed:
     """Read the ConductorCluster (and its auth Secret) from Kubernetes, then the workflow's running executions and
     triggers from that Conductor."""
+    from kubernetes import config
+
     namespace = args.namespace or change.namespace or plans.default_namespace(args.kubeconfig, args.context)
     cluster_name = change.cluster_ref or DEFAULT_CLUSTER
     try:
@@ -173,6 +172,8 @@ def observe(args: argparse.Namespace, change: Change) -> Observed:
 
 
 def _read_cluster(api_client, namespace: str, name: str) -> tuple[ConductorCluster, str | None, str | None]:
+    from kubernetes import client
+
     what = f"ConductorCluster {namespace}/{name}"
     body = _kube_call(api_client, what, client.CustomObjectsApi(api_client).get_namespaced_custom_object,
                       GROUP, VERSION, namespace, ConductorCluster.PLURAL, name)
@@ -192,6 +193,9 @@ def _read_cluster(api_client, namespace: str, name: str) -> tuple[ConductorClust
 
 
 def _kube_call(api_client, what: str, method, *arguments):
+    import urllib3
+    from kubernetes.client.exceptions import ApiException
+
     try:
         return method(*arguments, _request_timeout=plans.API_TIMEOUT_SECONDS)
     except ApiException as error:

@@ -22,9 +22,6 @@ import json
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-import urllib3
-from kubernetes.client.exceptions import ApiException
-
 from conductor_operator import metrics
 from conductor_operator.api.migration import MigrationPlan, TriggerStatus
 from conductor_operator.conductor.client import ConductorClient
@@ -40,7 +37,7 @@ from conductor_operator.domain.waves import (
     resolve,
     terminate_marker,
 )
-from conductor_operator.kube import GROUP, VERSION, Kube
+from conductor_operator.kube import GROUP, VERSION, Kube, KubeError
 
 TRIGGERS_KEY = "triggers"
 SHARDS_KEY = "shards"
@@ -150,14 +147,14 @@ class Ledger:
     async def _read(self, name: str) -> dict[str, str]:
         try:
             return await self.kube.config_map_data(self.namespace, name)
-        except ApiException as exc:
+        except KubeError as exc:
             raise LedgerUnavailable(f"cannot read ConfigMap {name}: {exc.reason}") from None
 
     async def _write(self, data: dict[str, str], name: str | None = None) -> None:
         name = name or self.name
         try:
             await self.kube.merge_config_map_data(self.namespace, name, data, owner=self.owner)
-        except ApiException as exc:
+        except KubeError as exc:
             raise LedgerUnavailable(f"cannot write ConfigMap {name}: {exc.reason}") from None
         self.exists = True
 
@@ -399,6 +396,6 @@ class History:
             points.append({"at": format_time(now), "running": {str(v): n for v, n in sorted(counts.items())}})
             text = json.dumps(thin_history(points), separators=(",", ":"))
             await self.kube.merge_config_map_data(self.namespace, self.name, {HISTORY_KEY: text}, owner=self.owner)
-        except (ApiException, urllib3.exceptions.HTTPError, ValueError, TypeError, AttributeError):
+        except (KubeError, ValueError, TypeError, AttributeError):
             return False
         return True

@@ -22,17 +22,16 @@ from datetime import UTC, datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
-from typing import Protocol
-
-import urllib3
-from kubernetes import client, config
-from kubernetes.client.exceptions import ApiException
+from typing import TYPE_CHECKING, Protocol
 
 from conductor_operator.api.common import GROUP, VERSION
 from conductor_operator.cli import plans
 from conductor_operator.cli.common import PROGRAM, BadInput
 from conductor_operator.domain.conditions import format_time
 from conductor_operator.reconcile.moves import HISTORY_KEY, history_name
+
+if TYPE_CHECKING:  # imported where used, as in plans.py
+    from kubernetes import client
 
 ACTIONS = ("promote", "pause", "resume", "abort", "rollback")
 CONFIRMATIONS = {
@@ -66,10 +65,15 @@ class KubernetesSource(plans.KubernetesPlans):
     """The plans of one namespace and their histories, through the official client; failures are BadInput."""
 
     def __init__(self, api_client: client.ApiClient, namespace: str):
+        from kubernetes import client
+
         super().__init__(client.CustomObjectsApi(api_client), namespace)
         self.core = client.CoreV1Api(api_client)
 
     def list(self) -> list[dict]:
+        import urllib3
+        from kubernetes.client.exceptions import ApiException
+
         try:
             found = self.api.list_namespaced_custom_object(GROUP, VERSION, self.namespace, plans.PLURAL,
                                                            _request_timeout=plans.API_TIMEOUT_SECONDS)
@@ -83,6 +87,9 @@ class KubernetesSource(plans.KubernetesPlans):
     def history(self, name: str) -> list[dict]:
         """The points the operator keeps; none when it keeps none yet (or they cannot be read: the page still
         shows the status)."""
+        import urllib3
+        from kubernetes.client.exceptions import ApiException
+
         try:
             found = self.core.read_namespaced_config_map(history_name(name), self.namespace,
                                                          _request_timeout=plans.API_TIMEOUT_SECONDS)
@@ -93,6 +100,8 @@ class KubernetesSource(plans.KubernetesPlans):
 
 
 def connect(kubeconfig: str | None, context: str | None, namespace: str | None) -> Source:
+    from kubernetes import config
+
     namespace = namespace or plans.default_namespace(kubeconfig, context)
     try:
         api_client = config.new_client_from_config(config_file=kubeconfig, context=context)
