@@ -18,6 +18,8 @@ import tracemalloc
 from collections import Counter
 from pathlib import Path
 
+from _image_like import hide_kubernetes_client  # this file runs as a script, beside it
+
 TOP = 25
 _SITE = re.compile(r"/(?:site|dist)-packages/([A-Za-z0-9_]+)")
 
@@ -79,6 +81,7 @@ def main() -> None:
         tracemalloc.start(10)
     install(Path(os.environ.get("BENCH_TRACEMALLOC_DUMP", "tracemalloc.txt")))
     sys.argv = [sys.argv[0]]
+    hide_kubernetes_client()  # as the image runs it (_image_like.py)
     from conductor_operator.__main__ import main as operator_main
 
     operator_main()

@@ -49,6 +49,7 @@ DEFAULT_SETTINGS = {"RESYNC_INTERVAL": "15s", "RETRY_MIN": "5s", "RETRY_MAX": "5
 FAST_SETTINGS, whose 2 s resync would multiply every at-rest figure by seven."""
 
 TRACED_OPERATOR = Path(__file__).with_name("_traced_operator.py")
+IMAGE_LIKE_OPERATOR = Path(__file__).with_name("_image_like.py")
 
 
 def describe_settings(settings: dict[str, str]) -> str:
@@ -61,7 +62,7 @@ _LITERAL_SEGMENTS = frozenset({
     "api", "metadata", "workflow", "taskdefs", "running", "bulk", "search", "search-v2", "terminate", "restart",
     "pause", "resume", "retry", "rerun", "version", "versions", "token", "event", "scheduler", "schedules", "tasks",
     "queue", "polldata", "correlated", "upgrade", "health", "skiptask", "remove", "decide", "admin", "external",
-    "all", "poll", "batch", "terminate-remove",
+    "all", "poll", "batch", "terminate-remove", "names-and-versions", "latest-versions",
 })
 _HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailers",
                          "transfer-encoding", "upgrade", "host", "content-length", "content-encoding"})
@@ -236,13 +237,13 @@ def cpu_seconds(pid: int) -> float:
 
 
 class BenchOperator(OperatorProcess):
-    """The real operator, with exactly the settings given (no FAST_SETTINGS), watching the benchmark's namespace;
-    ``argv`` replaces ``python -m conductor_operator`` (the traced wrapper)."""
+    """The real operator, with exactly the settings given (no FAST_SETTINGS), watching the benchmark's namespace, run
+    as the image runs it (_image_like.py); ``argv`` replaces that (the traced wrapper)."""
 
     def __init__(self, kubeconfig: Path, log_path: Path, settings: dict[str, str], argv: list[str] | None = None):
         super().__init__(kubeconfig, log_path)
         self.settings = settings
-        self.argv = argv or [sys.executable, "-m", "conductor_operator"]
+        self.argv = argv or [sys.executable, str(IMAGE_LIKE_OPERATOR)]
 
     def start(self, timeout: float = 120) -> BenchOperator:
         self.port = free_port()
