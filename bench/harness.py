@@ -86,6 +86,8 @@ class CountingProxy:
         self._calls: list[tuple[float, float, str, int]] = []
         self._lock = threading.Lock()
         self._refuse_until = 0.0
+        self.delay = 0.0
+        """Seconds every forwarded request waits before it goes on: a slow Conductor."""
         self._refusal: tuple[int, float | None] = (503, None)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -148,6 +150,8 @@ class CountingProxy:
         body = await request.read()
         headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP}
         began, status = time.monotonic(), 502
+        if self.delay:
+            await asyncio.sleep(self.delay)
         try:
             async with session.request(request.method, self.upstream + request.path_qs, headers=headers,
                                        data=body or None, allow_redirects=False) as answer:

@@ -13,7 +13,11 @@ It prints the operator's time (from the end of kubectl apply, and from its start
 and the operator's peak RSS. With --changes M it then measures M single changes with the N present (see
 one_change.py), on the same resources.
 
-    .venv/bin/python -m bench.registration [--definitions 500 2000] [--changes 20] [--small] [--testenv STATE]
+With --slow-conductor S every request the operator makes waits S seconds at the proxy (the baselines do not): what
+a burst costs in time and memory when Conductor answers slowly.
+
+    .venv/bin/python -m bench.registration [--definitions 500 2000] [--changes 20] [--slow-conductor S] [--small]
+                                           [--trace DIR] [--testenv STATE]
 """
 
 from __future__ import annotations
@@ -118,7 +122,7 @@ def register_with_operator(bench: Bench, pairs: list[tuple[str, int]], *, server
             "peak_rss": max(sampler.peak, operator.peak_rss()), "rss": operator.rss()}
 
 
-def run(bench: Bench, count: int, *, server_side: bool = False, changes: int = 0) -> dict:
+def run(bench: Bench, count: int, *, server_side: bool = False, changes: int = 0, slow: float = 0.0) -> dict:
     """The registration benchmark on a Bench whose operator is running; prints the figures and returns them."""
     run_id = uuid.uuid4().hex[:6]
     workflows = -(-count // VERSIONS_PER_WORKFLOW)
@@ -135,7 +139,13 @@ def run(bench: Bench, count: int, *, server_side: bool = False, changes: int = 0
     bench.workflows.update((d["name"], d["version"]) for d in bulk_defs)
 
     pairs = identities(f"bench_reg_{run_id}", count)
-    got = register_with_operator(bench, pairs, server_side=server_side)
+    if slow:
+        print(f"  Conductor slowed down: every request of the operator waits {slow:g}s at the proxy", flush=True)
+    bench.proxy.delay = slow
+    try:
+        got = register_with_operator(bench, pairs, server_side=server_side)
+    finally:
+        bench.proxy.delay = 0.0
     calls = got["calls"]
     per_definition = sum(calls.values()) / count
     ratio = got["after_apply"] / naive if naive else float("inf")
@@ -171,6 +181,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--trace", metavar="DIR", type=Path,
                         help="write each run's Conductor calls (when, latency, status, path) and keep the operator's "
                              "log in DIR")
+    parser.add_argument("--slow-conductor", metavar="SECONDS", type=float, default=0.0,
+                        help="delay every Conductor request the operator makes by this much (a slow Conductor)")
     add_testenv_argument(parser)
     args = parser.parse_args(argv)
     if args.small:
@@ -179,7 +191,8 @@ def main(argv: list[str] | None = None) -> int:
         for count in args.definitions:
             with Bench(found, "registration") as bench:
                 bench.start_operator(DEFAULT_SETTINGS)
-                figures = run(bench, count, server_side=args.server_side, changes=args.changes)
+                figures = run(bench, count, server_side=args.server_side, changes=args.changes,
+                              slow=args.slow_conductor)
                 if args.trace:
                     args.trace.mkdir(parents=True, exist_ok=True)
                     write_trace(args.trace / f"calls-{count}.txt", figures["timed_calls"], figures["began"])
