@@ -76,7 +76,8 @@ def path_template(path: str) -> str:
 class CountingProxy:
     """An HTTP proxy in front of Conductor, on loopback, in a thread of its own: it forwards every request and
     counts it as ``METHOD /path/{template}``. ``refuse(seconds, status, retry_after)`` makes it answer every
-    request with that status (and Retry-After) for a while instead, as a throttling gateway would."""
+    request with that status (and Retry-After) for a while instead, as a throttling gateway would;
+    ``refuse_next(count, ...)`` the next ``count`` requests."""
 
     def __init__(self, upstream: str):
         self.upstream = upstream.rstrip("/")
@@ -86,6 +87,7 @@ class CountingProxy:
         self._calls: list[tuple[float, float, str, int]] = []
         self._lock = threading.Lock()
         self._refuse_until = 0.0
+        self._refuse_count = 0
         self.delay = 0.0
         """Seconds every forwarded request waits before it goes on: a slow Conductor."""
         self._refusal: tuple[int, float | None] = (503, None)
@@ -140,8 +142,12 @@ class CountingProxy:
     async def _forward(self, session: ClientSession, request: web.Request) -> web.Response:
         key = f"{request.method} {path_template(request.path)}"
         with self._lock:
-            refusing = time.monotonic() < self._refuse_until
+            arrived = time.monotonic()
+            refusing = arrived < self._refuse_until or self._refuse_count > 0
+            self._refuse_count -= self._refuse_count > 0
             (self.refused if refusing else self._counts)[key] += 1
+            if refusing:
+                self._calls.append((arrived, 0.0, key, self._refusal[0]))
         if refusing:
             status, retry_after = self._refusal
             headers = {"Retry-After": f"{retry_after:g}"} if retry_after is not None else {}
@@ -170,12 +176,18 @@ class CountingProxy:
             self._refusal = (status, retry_after)
             self._refuse_until = time.monotonic() + seconds
 
+    def refuse_next(self, count: int, status: int = 429, retry_after: float | None = None) -> None:
+        with self._lock:
+            self._refusal = (status, retry_after)
+            self._refuse_count = count
+
     def snapshot(self) -> Counter[str]:
         with self._lock:
             return Counter(self._counts)
 
     def calls_between(self, start: float, end: float | None = None) -> list[tuple[float, float, str, int]]:
-        """Each forwarded call that began in [start, end) (time.monotonic): (began, seconds, key, status)."""
+        """Each call that arrived in [start, end) (time.monotonic): (began, seconds, key, status); one the proxy
+        refused has its refusal's status and no latency."""
         with self._lock:
             return [call for call in self._calls if call[0] >= start and (end is None or call[0] < end)]
 

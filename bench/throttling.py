@@ -1,10 +1,10 @@
 """Throttling: a Conductor that answers 429 with Retry-After for a while, and many callers that must not all
 come back at the same instant when it stops.
 
-A small proxy of its own (on loopback, in a thread) stands in front of Conductor: it answers the first N requests
-429 with ``Retry-After``, then it forwards every request. N callers (each a reconcile of one resource, all through
-one ConductorClient as the operator's resources of one ConductorCluster are) read a workflow definition at once,
-so each is refused once; on Unavailable they wait as the operator's Runtime does
+The benchmarks' proxy (harness.CountingProxy, on loopback, in a thread) stands in front of Conductor: it answers
+the first N requests 429 with ``Retry-After``, then it forwards every request. N callers (each a reconcile of one
+resource, all through one ConductorClient as the operator's resources of one ConductorCluster are) read a workflow
+definition at once, so each is refused once; on Unavailable they wait as the operator's Runtime does
 (``Settings.retry_delay(attempt, retry_after)``, reconcile/__init__.py ``unavailable``) before trying again; with
 a short Retry-After (at most 2 s) the client retries inside the call itself instead. Two cases, each with its
 baseline in the same run (the same waits without jitter):
@@ -28,94 +28,18 @@ import asyncio
 import contextlib
 import random
 import sys
-import threading
 import time
 import uuid
 from dataclasses import dataclass
 
-from aiohttp import ClientSession, ClientTimeout, TCPConnector, web
 from conductor_operator.conductor.client import ConductorClient
 from conductor_operator.conductor.errors import Unavailable
 from conductor_operator.settings import Settings
 
 from bench.counting import definition, with_conductor
+from bench.harness import CountingProxy
 
 BUCKET = 0.1
-
-
-class ThrottlingProxy:
-    """Answers the next ``refusals`` requests 429 (with Retry-After), then forwards to Conductor; notes when every
-    request arrived and whether it was refused."""
-
-    def __init__(self, upstream: str):
-        self.upstream = upstream.rstrip("/")
-        self.arrivals: list[tuple[float, bool]] = []
-        self.refusals = 0
-        self.retry_after = "1"
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop: asyncio.Event | None = None
-        self._started = threading.Event()
-        self.port = 0
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def throttle(self, refusals: int, retry_after: float) -> None:
-        self.arrivals.clear()
-        self.retry_after = f"{retry_after:g}"
-        self.refusals = refusals
-
-    def ended(self) -> float:
-        """When the last refusal was answered."""
-        return max(t for t, refused in self.arrivals if refused)
-
-    async def _handle(self, session: ClientSession, request: web.Request) -> web.Response:
-        refused = self.refusals > 0
-        self.refusals -= refused
-        self.arrivals.append((time.monotonic(), refused))
-        if refused:
-            return web.json_response({"status": 429, "message": "throttled by the benchmark's proxy"}, status=429,
-                                     headers={"Retry-After": self.retry_after})
-        async with session.request(request.method, self.upstream + request.path_qs, data=await request.read() or None,
-                                   headers={"content-type": request.headers.get("content-type", "")}) as answer:
-            return web.Response(status=answer.status, body=await answer.read(),
-                                content_type=(answer.content_type or "application/octet-stream"))
-
-    def __enter__(self) -> ThrottlingProxy:
-        async def serve() -> None:
-            self._stop = asyncio.Event()
-            session = ClientSession(connector=TCPConnector(limit=64), timeout=ClientTimeout(total=120))
-            app = web.Application()
-            async def handle(request: web.Request) -> web.Response:
-                return await self._handle(session, request)
-
-            app.router.add_route("*", "/{tail:.*}", handle)
-            runner = web.AppRunner(app, access_log=None)
-            await runner.setup()
-            site = web.TCPSite(runner, "127.0.0.1", 0, backlog=2048)
-            await site.start()
-            self.port = site._server.sockets[0].getsockname()[1]
-            self._started.set()
-            await self._stop.wait()
-            await runner.cleanup()
-            await session.close()
-
-        def run() -> None:
-            self._loop = asyncio.new_event_loop()
-            with contextlib.suppress(BaseException):
-                self._loop.run_until_complete(serve())
-            self._loop.close()
-
-        threading.Thread(target=run, name="throttling-proxy", daemon=True).start()
-        if not self._started.wait(30):
-            raise RuntimeError("the throttling proxy did not start")
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self._loop and self._stop and not self._loop.is_closed():
-            with contextlib.suppress(RuntimeError):
-                self._loop.call_soon_threadsafe(self._stop.set)
 
 
 def peak(times: list[float], since: float) -> int:
@@ -146,7 +70,7 @@ def settings(jitter) -> Settings:
                     peering=None, peering_priority=0, peering_lifetime=60.0, liveness_endpoint=None, jitter=jitter)
 
 
-async def burst(proxy: ThrottlingProxy, name: str, callers: int, retry_after: float, jittered: bool) -> Outcome:
+async def burst(proxy: CountingProxy, name: str, callers: int, retry_after: float, jittered: bool) -> Outcome:
     """``callers`` reads of the definition through one client while the proxy throttles."""
     due: list[float] = []
     waits: list[float] = []
@@ -174,12 +98,13 @@ async def burst(proxy: ThrottlingProxy, name: str, callers: int, retry_after: fl
 
     async with client:
         began = time.monotonic()
-        proxy.throttle(callers, retry_after)
+        proxy.refuse_next(callers, 429, retry_after)
         await asyncio.gather(*(reconcile() for _ in range(callers)))
         took = time.monotonic() - began
-    end = proxy.ended()
-    refusals = [t for t, refused in proxy.arrivals if refused]
-    arrivals = [t for t, refused in proxy.arrivals if not refused]
+    calls = proxy.calls_between(began)
+    refusals = [at for at, _, _, status in calls if status == 429]
+    arrivals = [at for at, _, _, status in calls if status != 429]
+    end = max(refusals)
     spread = (max(due) - min(due)) if due else 0.0
     return Outcome(peak(refusals, 0), peak(waits, 0), peak(due, 0), peak(arrivals, end), spread, len(refusals),
                    len(arrivals), took)
@@ -190,18 +115,21 @@ async def run(url: str, callers: int, backoff: float = 10.0, in_call: float = 2.
     cases = (("operator backoff", backoff), ("in-call retry", in_call))
     name = f"bench_throttling_{uuid.uuid4().hex[:8]}"
     results: dict[str, dict[str, Outcome]] = {}
+    proxy: CountingProxy | None = None
     async with ConductorClient(f"{url}/api/", timeout=60) as direct:
         await direct.register_workflow_defs([definition(name, 1)])
         try:
-            with ThrottlingProxy(url) as proxy:
-                for case, retry_after in cases:
-                    results[case] = {}
-                    for jittered in (False, True):
-                        outcome = await burst(proxy, name, callers, retry_after, jittered)
-                        assert outcome.answered == callers, f"{case}: {outcome.answered} of {callers} answered"
-                        assert outcome.refused == callers, f"{case}: {outcome.refused} refusals for {callers}"
-                        results[case]["jitter" if jittered else "baseline"] = outcome
+            proxy = CountingProxy(url).start()
+            for case, retry_after in cases:
+                results[case] = {}
+                for jittered in (False, True):
+                    outcome = await burst(proxy, name, callers, retry_after, jittered)
+                    assert outcome.answered == callers, f"{case}: {outcome.answered} of {callers} answered"
+                    assert outcome.refused == callers, f"{case}: {outcome.refused} refusals for {callers}"
+                    results[case]["jitter" if jittered else "baseline"] = outcome
         finally:
+            if proxy is not None:
+                proxy.stop()
             with contextlib.suppress(Exception):
                 await direct.delete_workflow_def(name, 1)
     print(f"\n{callers} callers through one client, each refused once (429 with Retry-After), then forwarded to "

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 
 import httpx
 import pytest
@@ -58,6 +59,15 @@ def test_the_counting_proxy_counts_forwards_and_refuses_with_retry_after(conduct
         assert httpx.get(f"{proxy.url}/api/version").status_code == 200
         assert proxy.snapshot() == {"GET /api/version": 2, "GET /api/metadata/workflow/{}": 1}
         assert proxy.refused == {"GET /api/version": 1}
+
+        since = time.monotonic()
+        proxy.refuse_next(2, status=503)
+        assert [httpx.get(f"{proxy.url}/api/version").status_code for _ in range(3)] == [503, 503, 200]
+        proxy.delay = 0.3
+        assert httpx.get(f"{proxy.url}/api/version").status_code == 200
+        calls = proxy.calls_between(since)
+        assert [(status, seconds >= 0.3) for _, seconds, _, status in calls] == [
+            (503, False), (503, False), (200, False), (200, True)], calls
     finally:
         proxy.stop()
 
