@@ -64,9 +64,6 @@ class Kube:
     the watch streams kopf runs anyway: namespace -> MigrationPlan bodies, (namespace, name) -> ConductorCluster
     body), MigrationPlans and ConductorClusters are read from memory, not from the API."""
 
-    plan_index: Mapping[str, Iterable[dict]] | None = None
-    cluster_index: Mapping[tuple[str, str], Iterable[dict]] | None = None
-
     def __init__(self, settings: kopf.OperatorSettings, *,
                  plan_index: Mapping[str, Iterable[dict]] | None = None,
                  cluster_index: Mapping[tuple[str, str], Iterable[dict]] | None = None,
