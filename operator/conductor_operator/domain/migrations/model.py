@@ -5,11 +5,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
-from conductor_operator.api.migration import GateResult, GateWorkflow, MigrationPlanStatus
-from conductor_operator.domain.conditions import Condition
+from conductor_operator.api.migration import (
+    GateResult,
+    GateWorkflow,
+    MigrationPlanStatus,
+    RecoveryStatus,
+    WavesStatus,
+)
+from conductor_operator.domain.conditions import Condition, format_time
 from conductor_operator.domain.definitions import Event
 from conductor_operator.domain.migrations.replay import ReplayObservation
 from conductor_operator.domain.waves import Candidate, Move
@@ -216,6 +222,13 @@ class MigrationStep:
     transitions: list[tuple[Phase | None, str, Phase | None]] = field(default_factory=list)
     """The phase changes the step made (from, observation, to), each one the phase table lists."""
 
+
+
+def enter_wave_state(progress: WavesStatus | RecoveryStatus, state: WaveState, now: datetime,
+                     lasting: timedelta | None = None) -> None:
+    """A wave's progress (the waves' or the recovery's) enters ``state`` now, until ``lasting`` from now if given."""
+    progress.state, progress.since = state, format_time(now)
+    progress.until = format_time(now + lasting) if lasting is not None else None
 
 
 def some(ids: Sequence[str], shown: int = 5) -> str:

@@ -40,6 +40,7 @@ from conductor_operator.domain.migrations.model import (
     Phase,
     PlanAction,
     WaveState,
+    enter_wave_state,
     some,
     versions_text,
 )
@@ -321,10 +322,8 @@ class Recovery(Endings):
             status.drain = DrainStatus(since=format_time(self.now))
         return None
 
-    def _recovery_state(self, state: WaveState, lasting=None) -> None:
-        progress = self.status.recovery
-        progress.state, progress.since = state, format_time(self.now)
-        progress.until = format_time(self.now + lasting) if lasting is not None else None
+    def _recovery_state(self, state: WaveState, lasting: timedelta | None = None) -> None:
+        enter_wave_state(self.status.recovery, state, self.now, lasting)
 
     def _count_recoveries(self, entries: tuple[Move, ...]) -> None:
         progress, states = self.status.recovery, self.observed.recovery_states

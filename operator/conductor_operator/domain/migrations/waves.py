@@ -19,6 +19,7 @@ from conductor_operator.domain.migrations.model import (
     MigrationStep,
     PlanAction,
     WaveState,
+    enter_wave_state,
     some,
     versions_text,
 )
@@ -211,9 +212,7 @@ class Waves(Gates, Endings):
         return self._waves()
 
     def _wave_state(self, state: WaveState, lasting: timedelta | None = None) -> None:
-        progress = self.status.waves
-        progress.state, progress.since = state, format_time(self.now)
-        progress.until = format_time(self.now + lasting) if lasting is not None else None
+        enter_wave_state(self.status.waves, state, self.now, lasting)
 
     def _health_gate(self):
         return self.strategy.health_gate
