@@ -67,6 +67,12 @@ def shard_name(ledger: str, index: int) -> str:
     return name if len(name) <= 253 else f"{ledger[:200]}-{hashlib.sha256(name.encode()).hexdigest()[:15]}-{index}"
 
 
+def owned_by(plan: MigrationPlan) -> dict:
+    """The plan as the owner of a ConfigMap it keeps (deleted with it)."""
+    return {"apiVersion": f"{GROUP}/{VERSION}", "kind": "MigrationPlan", "name": plan.metadata.name,
+            "uid": plan.metadata.uid}
+
+
 def _size(data: dict[str, str]) -> int:
     return sum(len(key) + len(value) for key, value in data.items())
 
@@ -78,8 +84,7 @@ class Ledger:
         self.kube = kube
         self.namespace = plan.metadata.namespace
         self.name = ledger_name(plan.metadata.name)
-        self.owner = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "MigrationPlan", "name": plan.metadata.name,
-                      "uid": plan.metadata.uid}
+        self.owner = owned_by(plan)
         self.moves: dict[str, Move] = {}
         self.recoveries: dict[str, Move] = {}
         """Restarts of failed executions (spec.recoverFailed, mover ``Restart``), kept apart from the moves."""
@@ -378,8 +383,7 @@ class History:
         self.kube = kube
         self.namespace = plan.metadata.namespace
         self.name = history_name(plan.metadata.name)
-        self.owner = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "MigrationPlan", "name": plan.metadata.name,
-                      "uid": plan.metadata.uid}
+        self.owner = owned_by(plan)
 
     async def record(self, counts: dict[int, int], now: datetime, interval: timedelta) -> bool:
         """Add a point for these counts unless the last one is less than ``interval`` old; whether it did."""
