@@ -579,9 +579,20 @@ async def crash_run(seed: int, clock, *, crash: bool = True, changes: int | None
     conductor.crash_after_effect = rng.random() < 0.5
     if not crash:
         conductor.crash_at = None
+    crashes = await step_through_crashes(m, conductor, clock, new_runtime, rng, crash=crash, rounds=80,
+                                         until=("Draining",), spacing=12)
+    return conductor, kube, m.status, crashes
+
+
+async def step_through_crashes(m: Migration, conductor: MovesConductor, clock, new_runtime, rng: random.Random, *,
+                               crash: bool, rounds: int, until: tuple[str, ...], spacing: int,
+                               after_step=lambda: None) -> int:
+    """Step the plan (6 s apart) until it reaches a phase of ``until``, for at most ``rounds`` steps. At each Crash
+    the operator restarts (a new Runtime: the crashed reconcile's status is lost) and, up to four crashes, the next
+    one falls within ``spacing`` changes; ``after_step`` runs after every step, crashed or not. The crashes."""
     crashes = 0
-    for _ in range(80):
-        if m.status.get("phase") == "Draining":
+    for _ in range(rounds):
+        if m.status.get("phase") in until:
             break
         clock.advance(6)
         try:
@@ -590,12 +601,14 @@ async def crash_run(seed: int, clock, *, crash: bool = True, changes: int | None
             outcome = await reconcile_plan(m.runtime, m.plan)
         except Crash:
             crashes += 1
-            m.runtime = new_runtime()  # restarted; the status of the crashed reconcile is lost
-            conductor.crash_at = conductor.changes + rng.randint(1, 12) if crashes < 4 else None
+            m.runtime = new_runtime()
+            conductor.crash_at = conductor.changes + rng.randint(1, spacing) if crash and crashes < 4 else None
             conductor.crash_after_effect = rng.random() < 0.5
             continue
+        finally:
+            after_step()
         deliver(m.plan, outcome)
-    return conductor, kube, m.status, crashes
+    return crashes
 
 
 CHANGES_IN_A_RUN = 20

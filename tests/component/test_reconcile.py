@@ -180,6 +180,18 @@ def workflow_body(*refs, generation=1, status=None, **spec_extra):
             "status": status or {}}
 
 
+def counted_definition_reads(conductor) -> list[tuple[str, int | None]]:
+    """The (name, version) of each definition read the fake Conductor answers from now on."""
+    reads = []
+    original = conductor.get_workflow_def
+
+    async def get(name, version=None):
+        reads.append((name, version))
+        return await original(name, version)
+    conductor.get_workflow_def = get
+    return reads
+
+
 def conditions(outcome):
     return {c["type"]: (c["status"], c["reason"]) for c in outcome.status["conditions"]}
 
@@ -369,13 +381,7 @@ async def test_a_change_handler_with_nothing_changed_reads_nothing(runtime, cond
     interval costs no request."""
     body = workflow_body("a")
     body["status"] = (await runtime.reconcile_workflow(body, due_only=False)).status
-    reads = []
-    original = conductor.get_workflow_def
-
-    async def get(name, version=None):
-        reads.append((name, version))
-        return await original(name, version)
-    conductor.get_workflow_def = get
+    reads = counted_definition_reads(conductor)
     clock.advance(60)
     assert await runtime.reconcile_workflow(body, due_only=False) is None
     assert reads == []
@@ -532,13 +538,7 @@ async def test_a_timer_holding_the_body_from_before_a_registration_does_not_judg
 
 
 async def test_new_versions_applied_together_read_the_registered_versions_once_and_no_definition(runtime, conductor):
-    reads = []
-    original = conductor.get_workflow_def
-
-    async def get(name, version=None):
-        reads.append((name, version))
-        return await original(name, version)
-    conductor.get_workflow_def = get
+    reads = counted_definition_reads(conductor)
     bodies = []
     for version in (1, 2, 3, 4):
         body = workflow_body("a", version=version)

@@ -365,7 +365,6 @@ import copy  # noqa: E402
 import random  # noqa: E402
 
 from conductor_operator.reconcile import Runtime  # noqa: E402
-from conductor_operator.reconcile.migration import reconcile_plan  # noqa: E402
 
 from tests.component import test_reconcile as component_base  # noqa: E402
 from tests.component.test_migration_moves import (  # noqa: E402
@@ -374,8 +373,9 @@ from tests.component.test_migration_moves import (  # noqa: E402
     CrashingKube,
     MovesConductor,
     ledger_entries,
+    step_through_crashes,
 )
-from tests.component.test_migration_reconcile import V1, Migration, deliver  # noqa: E402
+from tests.component.test_migration_reconcile import V1, Migration  # noqa: E402
 from tests.component.test_reconcile import SETTINGS  # noqa: E402
 
 clock = component_base.clock
@@ -451,24 +451,9 @@ async def recovery_run(seed: int, clock, *, crash: bool = True, in_flight_at: in
                   recoverFailed=RECOVERY_PLAN)
     conductor.crash_at = rng.randint(1, 10) if crash else None
     conductor.crash_after_effect = rng.random() < 0.5
-    crashes = 0
-    for _ in range(150):
-        if m.status.get("phase") in ("Draining", "Completed"):
-            break
-        clock.advance(6)
-        try:
-            if m.status.get("cutoverAt") and not m.target.get("status", {}).get("registered"):
-                await m.reconcile_target()
-            outcome = await reconcile_plan(m.runtime, m.plan)
-        except Crash:
-            crashes += 1
-            m.runtime = new_runtime()  # restarted; the status of the crashed reconcile is lost
-            conductor.crash_at = conductor.changes + rng.randint(1, 6) if crash and crashes < 4 else None
-            conductor.crash_after_effect = rng.random() < 0.5
-            continue
-        finally:
-            conductor.workers_finish_fast()
-        deliver(m.plan, outcome)
+    crashes = await step_through_crashes(m, conductor, clock, new_runtime, rng, crash=crash, rounds=150,
+                                         until=("Draining", "Completed"), spacing=6,
+                                         after_step=conductor.workers_finish_fast)
     return conductor, kube, m.status, crashes
 
 
