@@ -565,6 +565,19 @@ async def test_new_versions_of_many_workflows_applied_together_share_one_read(ru
     assert {key for key in conductor.workflows} == {(f"order_{w}", v) for w in "abc" for v in (1, 2)}
 
 
+async def test_a_version_registered_moments_ago_is_no_longer_absent_for_the_next_resource(runtime, conductor):
+    """The shared listing was read before the first resource registered order v1: a second resource claiming
+    order v1 with other content, reconciled right after, finds it registered (and is refused), never overwrites it."""
+    first = workflow_body("a")
+    assert conditions(await runtime.reconcile_workflow(first, due_only=False))["Ready"] == ("True", "Registered")
+    rival = workflow_body("b")
+    rival["metadata"].update(name="rival", uid="uid-rival")
+    outcome = await runtime.reconcile_workflow(rival, due_only=False)
+    assert conditions(outcome)["Stalled"] == ("True", "InPlaceChangeRefused")
+    assert [t["taskReferenceName"] for t in conductor.workflows[("order", 1)]["tasks"]] == ["a"]
+    assert conductor.registrations == 1 and conductor.version_reads == 1
+
+
 async def test_a_version_already_registered_is_read_before_anything_is_decided(runtime, conductor):
     conductor.workflows[("order", 1)] = {"name": "order", "version": 1, "tasks": [
         {"name": "b", "taskReferenceName": "b", "type": "SIMPLE"}]}

@@ -331,16 +331,21 @@ class Runtime:
 
     async def _register_workflow(self, client: ConductorClient, desired: dict) -> None:
         await self.register(client, "register_workflow_defs", desired)
-        self._shared.forget(("versions", client, desired["name"]))  # registered now: no longer absent
+        self._shared.remember(("registered", client, desired["name"], desired["version"]), True, self.clock())
 
     async def _absent(self, client: ConductorClient, name: str, version: int) -> bool:
         """Whether a version is known not to be registered, from one read of every workflow's registered versions
         shared by the resources that arrive together (a server without that endpoint: not known). Conductor OSS
         answers one workflow's versions only by reading every definition, so a read per workflow made a burst of
-        2,000 new resources wait minutes on Conductor; one read for all costs the same as one of those."""
-        _, listing = await self._shared.read(("registered versions", client), COUNT_CACHE_SECONDS,
-                                             client.registered_versions)
-        return listing is not None and version not in listing.get(name, ())
+        2,000 new resources wait minutes on Conductor; one read for all costs the same as one of those. A version
+        this operator registered after that read began is not absent: another resource claiming it with other
+        content must find it there, never overwrite it."""
+        read_at, listing = await self._shared.read(("registered versions", client), COUNT_CACHE_SECONDS,
+                                                   client.registered_versions)
+        if listing is None or version in listing.get(name, ()):
+            return False
+        registered = self._shared.kept(("registered", client, name, version))
+        return registered is None or registered[0] < read_at
 
     async def register(self, client: ConductorClient, method: str, definition: dict) -> None:
         """Register ``definition`` with ``client.<method>`` (which takes a list), in one bulk request with the

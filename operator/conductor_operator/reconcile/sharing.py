@@ -48,6 +48,10 @@ class SharedReads:
             self._values = {k: v for k, v in self._values.items() if at - v[0] < self._keep}
         return self._values.get(key, (at, value))
 
+    def kept(self, key: Hashable) -> tuple[datetime, Any] | None:
+        """(when, the value) kept for ``key``, however old (until swept); None when nothing is kept."""
+        return self._values.get(key)
+
     def forget(self, key: Hashable) -> None:
         """Drop a value that is known to have changed (what the operator itself just changed)."""
         self._values.pop(key, None)
