@@ -173,7 +173,8 @@ class Runtime:
         self._clients: dict[tuple[str, str], tuple[str, ConductorClient]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         # Per Conductor client (dropped with it): workflow name -> its latest counts, and the reads in flight.
-        # Counts of running executions and registered versions, per client and workflow: read once, shared.
+        # Per client: running counts of each workflow, the listing of registered versions (read once, shared),
+        # and the versions the operator registered since.
         self._shared = SharedReads(clock, timedelta(seconds=2 * settings.resync_interval))
         self._batchers: weakref.WeakKeyDictionary[ConductorClient, dict[str, Batcher]] = weakref.WeakKeyDictionary()
         self._plan_models: dict[int, tuple[dict, MigrationPlan | None]] = {}

@@ -52,9 +52,5 @@ class SharedReads:
         """(when, the value) kept for ``key``, however old (until swept); None when nothing is kept."""
         return self._values.get(key)
 
-    def forget(self, key: Hashable) -> None:
-        """Drop a value that is known to have changed (what the operator itself just changed)."""
-        self._values.pop(key, None)
-
     def __len__(self) -> int:
         return len(self._values)
