@@ -20,8 +20,10 @@ PLURALS = {"ConductorCluster": "conductorclusters", "WorkflowDefinition": "workf
            "TaskDefinition": "taskdefinitions", "MigrationPlan": "migrationplans"}
 
 
-def wait_for(check: Callable[[], object], timeout: float = 30, interval: float = 0.3, what: str = "condition"):
-    """Poll until check() returns something truthy; fail with the last value seen."""
+def wait_for(check: Callable[[], object], timeout: float = 30, interval: float = 0.3, what: str = "condition",
+             explain: Callable[[], str] | None = None):
+    """Poll until check() returns something truthy; fail with the last value seen (and what explain() tells,
+    such as an operator's log)."""
     deadline = time.monotonic() + timeout
     last = None
     while time.monotonic() < deadline:
@@ -29,7 +31,8 @@ def wait_for(check: Callable[[], object], timeout: float = 30, interval: float =
         if last:
             return last
         time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last value: {last!r}")
+    detail = f"\n{explain()}" if explain else ""
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last value: {last!r}{detail}")
 
 
 def wait_established(kubectl: Callable[..., subprocess.CompletedProcess], names, timeout: float = 60) -> None:

@@ -27,7 +27,8 @@ def test_one_active_replica_and_failover(resources, cluster, operator, peering_c
         # one with the highest priority among the live peers resumes.
         peers = lambda: (client.CustomObjectsApi(k8s).get_cluster_custom_object(  # noqa: E731
             "kopf.dev", "v1", "clusterkopfpeerings", name).get("status") or {})
-        wait_for(lambda: len(peers()) == 2, what="both replicas in the peering object")
+        wait_for(lambda: len(peers()) == 2, timeout=60, what="both replicas in the peering object",
+                 explain=lambda: f"active:\n{active.log_tail()}\nstandby:\n{standby.log_tail()}")
         assert sorted(p["priority"] for p in peers().values()) == [100, 200]
         workflow = f"ha_{uuid.uuid4().hex[:8]}"
         tasks = {"tasks": [{"name": "a", "taskReferenceName": "a", "type": "SIMPLE"}]}

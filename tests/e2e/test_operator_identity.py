@@ -57,7 +57,8 @@ def test_the_operator_runs_as_a_uid_without_a_user_and_names_itself_by_its_pod(
             image_like.start()
             peers = lambda: (client.CustomObjectsApi(k8s).get_cluster_custom_object(  # noqa: E731
                 "kopf.dev", "v1", "clusterkopfpeerings", peering).get("status") or {})
-            assert list(wait_for(peers, what="the operator in the peering object")) == \
+            assert list(wait_for(peers, timeout=60, what="the operator in the peering object",
+                                 explain=image_like.log_tail)) == \
                 ["conductor-operator-5f7c9-abcde"]
             workflow = f"uid_{uuid.uuid4().hex[:8]}"
             resources.create("WorkflowDefinition", "as-image", {"name": workflow, "version": 1, "definition": {
