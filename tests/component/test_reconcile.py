@@ -578,6 +578,43 @@ async def test_a_version_registered_moments_ago_is_no_longer_absent_for_the_next
     assert conductor.registrations == 1 and conductor.version_reads == 1
 
 
+async def test_two_resources_claiming_one_version_together_leave_one_registered_and_refuse_the_other(
+        runtime, conductor):
+    """Applied in one batch, both read the shared listing before either registered: the claim on the version
+    makes the second wait for the first's registration, find it, and be refused, never overwrite it."""
+    first, rival = workflow_body("a"), workflow_body("b")
+    rival["metadata"].update(name="rival", uid="uid-rival")
+    outcomes = await asyncio.gather(*(runtime.reconcile_workflow(b, due_only=False) for b in (first, rival)))
+    ready = [conditions(o)["Ready"] for o in outcomes]
+    assert sorted(ready) == [("False", "InPlaceChangeRefused"), ("True", "Registered")]
+    winner = ("a", "b")[ready.index(("True", "Registered"))]
+    assert [t["taskReferenceName"] for t in conductor.workflows[("order", 1)]["tasks"]] == [winner]
+    assert conductor.registrations == 1 and conductor.version_reads == 1
+
+
+async def test_a_version_registered_through_another_namespace_is_not_absent_for_its_rival(conductor, clock):
+    """Two namespaces, two ConductorClusters, one Conductor: each namespace has its own client and listing, and a
+    version registered through one is still found by a resource of the other that read its listing before."""
+    clients = []
+
+    def client_factory(*args, **kwargs):
+        client = copy.copy(conductor)  # another client of the same server: its own object, the same server state
+        clients.append(client)
+        return client
+    kube = FakeKube()
+    kube.clusters[("other", "default")] = {"metadata": {"name": "default", "namespace": "other"},
+                                           "spec": {"url": "http://conductor:8080"}}
+    runtime = Runtime(SETTINGS, kube, clock=clock, client_factory=client_factory)
+    first, rival = workflow_body("a"), workflow_body("b")
+    rival["metadata"].update(name="rival", namespace="other", uid="uid-rival")
+    await runtime._absent(await runtime.client_for("other", None), "order", 1)  # the rival's listing, read first
+    assert conditions(await runtime.reconcile_workflow(first, due_only=False))["Ready"] == ("True", "Registered")
+    outcome = await runtime.reconcile_workflow(rival, due_only=False)
+    assert conditions(outcome)["Stalled"] == ("True", "InPlaceChangeRefused")
+    assert len({id(c) for c in clients}) == 2
+    assert [t["taskReferenceName"] for t in conductor.workflows[("order", 1)]["tasks"]] == ["a"]
+
+
 async def test_a_version_already_registered_is_read_before_anything_is_decided(runtime, conductor):
     conductor.workflows[("order", 1)] = {"name": "order", "version": 1, "tasks": [
         {"name": "b", "taskReferenceName": "b", "type": "SIMPLE"}]}

@@ -128,6 +128,24 @@ def test_in_place_change_is_refused_then_allowed(resources, cluster, conductor, 
     assert resources.get("WorkflowDefinition", "wf")["status"]["contentHash"] != first_hash
 
 
+def test_two_resources_claiming_one_version_in_one_apply_never_overwrite_each_other(
+        resources, cluster, conductor, kubectl, namespace):
+    name = unique("rivals")
+    documents = [{"apiVersion": "conductor-operator.io/v1alpha1", "kind": "WorkflowDefinition",
+                  "metadata": {"name": f"claim-{ref}", "namespace": namespace},
+                  "spec": workflow_spec(name, 1, simple(ref))} for ref in ("a", "b")]
+    kubectl("apply", "-f", "-", input="\n---\n".join(json.dumps(d) for d in documents))
+    for ref in ("a", "b"):
+        wait_for(lambda: (resources.get("WorkflowDefinition", f"claim-{ref}").get("status") or {}).get("conditions"),
+                 what=f"claim-{ref} reconciled")
+    ready = {ref: resources.condition("WorkflowDefinition", f"claim-{ref}", "Ready") for ref in ("a", "b")}
+    winners = [ref for ref, condition in ready.items() if condition["status"] == "True"]
+    assert len(winners) == 1, ready
+    loser = ({"a", "b"} - set(winners)).pop()
+    assert ready[loser]["reason"] == "InPlaceChangeRefused", ready
+    assert refs(conductor.workflow(name, 1)) == winners, "Conductor keeps the first claimant's content"
+
+
 def test_drift_is_repaired_by_default(resources, cluster, conductor):
     name = unique("drift")
     # driftCheckInterval is a field of spec (under policy it was pruned, and the test passed only while every

@@ -55,7 +55,7 @@ from conductor_operator.domain.conditions import (
 )
 from conductor_operator.kube import Kube, Missing
 from conductor_operator.reconcile.batching import Batcher
-from conductor_operator.reconcile.sharing import SharedReads
+from conductor_operator.reconcile.sharing import KeyedLocks, SharedReads
 from conductor_operator.settings import Settings
 
 REASON_CLUSTER_NOT_FOUND = "ClusterNotFound"
@@ -172,9 +172,11 @@ class Runtime:
         self._client_factory = client_factory
         self._clients: dict[tuple[str, str], tuple[str, ConductorClient]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
-        # Per Conductor client (dropped with it): workflow name -> its latest counts, and the reads in flight.
-        # Per client: running counts of each workflow, the listing of registered versions (read once, shared),
-        # and the versions the operator registered since.
+        # One reconcile at a time per Conductor definition ("workflow order v2"), across resources and namespaces:
+        # two resources claiming one version, applied together, would both find it absent and both register it.
+        self._claims = KeyedLocks()
+        # Per Conductor client: running counts of each workflow and the listing of registered versions (each read
+        # once, shared); per server: the versions the operator registered since.
         self._shared = SharedReads(clock, timedelta(seconds=2 * settings.resync_interval))
         self._batchers: weakref.WeakKeyDictionary[ConductorClient, dict[str, Batcher]] = weakref.WeakKeyDictionary()
         self._plan_models: dict[int, tuple[dict, MigrationPlan | None]] = {}
@@ -332,20 +334,21 @@ class Runtime:
 
     async def _register_workflow(self, client: ConductorClient, desired: dict) -> None:
         await self.register(client, "register_workflow_defs", desired)
-        self._shared.remember(("registered", client, desired["name"], desired["version"]), True, self.clock())
+        self._shared.remember(("registered", client.base_url, desired["name"], desired["version"]), True,
+                              self.clock())
 
     async def _absent(self, client: ConductorClient, name: str, version: int) -> bool:
         """Whether a version is known not to be registered, from one read of every workflow's registered versions
         shared by the resources that arrive together (a server without that endpoint: not known). Conductor OSS
         answers one workflow's versions only by reading every definition, so a read per workflow made a burst of
         2,000 new resources wait minutes on Conductor; one read for all costs the same as one of those. A version
-        this operator registered after that read began is not absent: another resource claiming it with other
-        content must find it there, never overwrite it."""
+        this operator registered after that read began, through any client of the server, is not absent: another
+        resource claiming it with other content must find it there, never overwrite it."""
         read_at, listing = await self._shared.read(("registered versions", client), COUNT_CACHE_SECONDS,
                                                    client.registered_versions)
         if listing is None or version in listing.get(name, ()):
             return False
-        registered = self._shared.kept(("registered", client, name, version))
+        registered = self._shared.kept(("registered", client.base_url, name, version))
         return registered is None or registered[0] < read_at
 
     async def register(self, client: ConductorClient, method: str, definition: dict) -> None:
@@ -628,7 +631,7 @@ class Runtime:
         due = self._definition_due(resource, status, now, counted=count is not None) if due_only else FULL
         if due is None:
             return None
-        async with self.lock(body):
+        async with self.lock(body), self._claims.hold(label):
             meta = body["metadata"]
             if due_only and due == FULL and self._just_reconciled(meta["uid"]):
                 return None

@@ -9,7 +9,8 @@ is under way wait for it instead of sending their own. Values too old to serve a
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Hashable
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -54,3 +55,27 @@ class SharedReads:
 
     def __len__(self) -> int:
         return len(self._values)
+
+
+class KeyedLocks:
+    """One lock per key, kept only while someone holds it or waits for it (keys come and go with resources)."""
+
+    def __init__(self):
+        self._locks: dict[Hashable, tuple[asyncio.Lock, int]] = {}
+
+    @contextlib.asynccontextmanager
+    async def hold(self, key: Hashable) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+    def __len__(self) -> int:
+        return len(self._locks)
