@@ -139,9 +139,22 @@ def clusters_by_name(namespace, name, body, **_) -> dict:
     return {(namespace, name): dict(body)}
 
 
+@kopf.index(*WORKFLOWS)
+def workflow_claims(body, **_) -> dict:
+    """Who declares each workflow version, so that a second resource declaring one waits instead of fighting the
+    first (definitions.claim_of)."""
+    return dict([claim]) if (claim := defs.claim_of("WorkflowDefinition", body)) else {}
+
+
+@kopf.index(*TASKS)
+def task_claims(body, **_) -> dict:
+    return dict([claim]) if (claim := defs.claim_of("TaskDefinition", body)) else {}
+
+
 @kopf.on.startup()
 async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, plans_by_namespace: kopf.Index,
-                    clusters_by_name: kopf.Index, **_) -> None:
+                    clusters_by_name: kopf.Index, workflow_claims: kopf.Index, task_claims: kopf.Index,
+                    **_) -> None:
     settings.persistence.finalizer = f"{PREFIX}/finalizer"
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=PREFIX)
     settings.persistence.diffbase_storage = HashDiffBaseStorage(prefix=PREFIX)
@@ -154,7 +167,8 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, plans_by_n
         settings.peering.lifetime = int(SETTINGS.peering_lifetime)
     else:
         settings.peering.standalone = True
-    memo.runtime = Runtime(SETTINGS, Kube(settings, plan_index=plans_by_namespace, cluster_index=clusters_by_name))
+    memo.runtime = Runtime(SETTINGS, Kube(settings, plan_index=plans_by_namespace, cluster_index=clusters_by_name,
+                                          claim_indexes={"workflow": workflow_claims, "task": task_claims}))
 
 
 @kopf.on.cleanup()

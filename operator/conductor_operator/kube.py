@@ -24,7 +24,7 @@ import kopf
 from kopf._cogs.clients import api as kopf_api
 from kopf._cogs.clients import errors as kopf_errors
 
-from conductor_operator.domain.definitions import read_api_json
+from conductor_operator.domain.definitions import Claimant, claim_of, read_api_json
 
 GROUP = "conductor-operator.io"
 VERSION = "v1alpha1"
@@ -60,17 +60,20 @@ client, and a rotated key reaches it within these seconds."""
 
 
 class Kube:
-    """The reads and writes above. With ``plan_index`` and ``cluster_index`` (the operator's kopf indexes, fed by
-    the watch streams kopf runs anyway: namespace -> MigrationPlan bodies, (namespace, name) -> ConductorCluster
-    body), MigrationPlans and ConductorClusters are read from memory, not from the API."""
+    """The reads and writes above. With ``plan_index``, ``cluster_index`` and ``claim_indexes`` (the operator's kopf
+    indexes, fed by the watch streams kopf runs anyway: namespace -> MigrationPlan bodies, (namespace, name) ->
+    ConductorCluster body, and for "workflow" and "task": definition key -> the resources declaring it), these
+    are read from memory, not from the API."""
 
     def __init__(self, settings: kopf.OperatorSettings, *,
                  plan_index: Mapping[str, Iterable[dict]] | None = None,
                  cluster_index: Mapping[tuple[str, str], Iterable[dict]] | None = None,
+                 claim_indexes: Mapping[str, Mapping[tuple, Iterable[Claimant]]] | None = None,
                  clock=time.monotonic):
         self.settings = settings
         self.plan_index = plan_index
         self.cluster_index = cluster_index
+        self.claim_indexes = claim_indexes
         self._clock = clock
         self._secrets: dict[tuple[str, str], tuple[float, dict]] = {}
 
@@ -116,6 +119,17 @@ class Kube:
 
     async def workflow_definition(self, namespace: str, name: str) -> dict:
         return await self._custom_object("WorkflowDefinition", "workflowdefinitions", namespace, name)
+
+    async def definition_claimants(self, key: tuple) -> list[Claimant]:
+        """The WorkflowDefinitions or TaskDefinitions (of every namespace) declaring a Conductor definition
+        (definitions.claim_of)."""
+        if self.claim_indexes is not None:
+            return list(self.claim_indexes[key[0]].get(key, ()))
+        kind, plural = ("TaskDefinition", "taskdefinitions") if key[0] == "task" else \
+            ("WorkflowDefinition", "workflowdefinitions")
+        found = await self._read_custom(f"{kind}s", f"{CUSTOM}/{plural}")
+        claims = [claim_of(kind, body) for body in found.get("items") or []]
+        return [claim[1] for claim in claims if claim is not None and claim[0] == key]
 
     async def migration_plans(self, namespace: str) -> list[dict]:
         if self.plan_index is not None:

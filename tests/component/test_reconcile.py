@@ -16,6 +16,7 @@ from conductor_operator.api.definitions import WorkflowDefinition
 from conductor_operator.conductor.client import ConductorClient, Flavor
 from conductor_operator.conductor.errors import NotFound, Rejected, Unavailable
 from conductor_operator.domain.conditions import format_time
+from conductor_operator.domain.definitions import claim_of
 from conductor_operator.kube import Missing
 from conductor_operator.reconcile import Runtime
 from conductor_operator.settings import Settings
@@ -109,6 +110,16 @@ class FakeKube:
         self.config_map_owners: dict[tuple[str, str], dict] = {}
         self.workflow_definitions: dict[tuple[str, str], dict] = {}
         self.plans: dict[str, list[dict]] = {}
+        self.claims: dict[tuple, list] = {}  # as the operator's claim indexes hold them
+
+    def declare(self, kind, *bodies):
+        """Index these bodies as the operator does, as declaring their Conductor definitions."""
+        for body in bodies:
+            key, claimant = claim_of(kind, body)
+            self.claims.setdefault(key, []).append(claimant)
+
+    async def definition_claimants(self, key):
+        return list(self.claims.get(key, []))
 
     async def workflow_definition(self, namespace, name):
         try:
@@ -193,7 +204,9 @@ def counted_definition_reads(conductor) -> list[tuple[str, int | None]]:
 
 
 def conditions(outcome):
-    return {c["type"]: (c["status"], c["reason"]) for c in outcome.status["conditions"]}
+    """The conditions of an Outcome, or of a body's status, as type -> (status, reason)."""
+    status = outcome["status"] if isinstance(outcome, dict) else outcome.status
+    return {c["type"]: (c["status"], c["reason"]) for c in status["conditions"]}
 
 
 async def test_registers_then_settles_without_repeating_events(runtime, conductor, clock):
@@ -613,6 +626,91 @@ async def test_a_version_registered_through_another_namespace_is_not_absent_for_
     assert conditions(outcome)["Stalled"] == ("True", "InPlaceChangeRefused")
     assert len({id(c) for c in clients}) == 2
     assert [t["taskReferenceName"] for t in conductor.workflows[("order", 1)]["tasks"]] == ["a"]
+
+
+def declaring(body, name, uid, created, namespace="ns"):
+    """``body`` as another resource, created at ``created`` (an RFC 3339 time)."""
+    body["metadata"].update(name=name, uid=uid, namespace=namespace, creationTimestamp=created)
+    return body
+
+
+def task_body(name="retry", retries=1, **metadata):
+    return {"metadata": {"name": "task", "namespace": "ns", "uid": "uid-task", "generation": 1, **metadata},
+            "spec": {"name": name, "definition": {"retryCount": retries}}, "status": {}}
+
+
+async def test_the_resource_declaring_a_version_second_waits_for_the_first_and_takes_over_when_it_goes(
+        runtime, conductor, clock):
+    first = declaring(workflow_body("a"), "first", "uid-first", "2026-11-24T11:00:00Z")
+    second = declaring(workflow_body("b"), "second", "uid-second", "2026-11-24T11:30:00Z")
+    runtime.kube.declare("WorkflowDefinition", first, second)
+    first["status"] = (await runtime.reconcile_workflow(first, due_only=False)).status
+    waiting = await runtime.reconcile_workflow(second, due_only=False)
+    stalled = next(c for c in waiting.status["conditions"] if c["type"] == "Stalled")
+    assert stalled["reason"] == "DeclaredByAnotherResource"
+    assert "WorkflowDefinition ns/first" in stalled["message"] and "workflow order v1" in stalled["message"]
+    assert waiting.status["registered"] is False and "contentHash" not in waiting.status
+    assert [(e.type, e.reason) for e in waiting.events] == [("Warning", "DeclaredByAnotherResource")]
+    assert conductor.registrations == 1, "the second never registers"
+    assert [t["taskReferenceName"] for t in conductor.workflows[("order", 1)]["tasks"]] == ["a"]
+    assert (await runtime.reconcile_workflow(first, due_only=False)) is None, "the owner is not disturbed"
+
+    second["status"] = waiting.status
+    runtime.kube.claims[("workflow", "order", 1)] = [c for c in runtime.kube.claims[("workflow", "order", 1)]
+                                                     if c.uid != "uid-first"]  # the first is deleted (Retain)
+    clock.advance(SETTINGS.resync_interval)
+    took_over = await runtime.reconcile_workflow(second, due_only=True)
+    assert conditions(took_over)["Stalled"] == ("True", "InPlaceChangeRefused"), \
+        "at the next tick, on its own: v1 still holds the first's content, which the second may not change"
+
+
+async def test_a_second_resource_with_the_same_content_waits_too_and_its_deletion_leaves_the_version(
+        runtime, conductor):
+    first = declaring(workflow_body("a", policy={"onDelete": "Delete"}), "first", "uid-first", "2026-11-24T11:00:00Z")
+    second = declaring(workflow_body("a", policy={"onDelete": "Delete"}), "second", "uid-second",
+                       "2026-11-24T11:00:00Z")  # the same second: the names decide
+    runtime.kube.declare("WorkflowDefinition", second, first)
+    first["status"] = (await runtime.reconcile_workflow(first, due_only=False)).status
+    waiting = await runtime.reconcile_workflow(second, due_only=False)
+    assert conditions(waiting)["Stalled"] == ("True", "DeclaredByAnotherResource"), "not Adopted beside the owner"
+    second["status"] = {**waiting.status, "registered": True}  # as a resource adopted it before claims existed
+    released = await runtime.finalize_workflow(second)
+    assert released.status is None and "WorkflowDefinition ns/first declares it too" in released.events[0].message
+    assert ("order", 1) in conductor.workflows, "the owner's version stays"
+    kept = await runtime.finalize_workflow(first)
+    assert "WorkflowDefinition ns/second declares it too" in kept.events[0].message, \
+        "while another resource declares it, the owner's deletion leaves it too"
+    assert ("order", 1) in conductor.workflows
+
+
+async def test_two_task_definitions_of_one_name_do_not_overwrite_each_other(runtime, conductor, clock):
+    first = task_body(retries=1, name="retry", uid="uid-first", creationTimestamp="2026-11-24T11:00:00Z")
+    first["metadata"]["name"] = "first"
+    second = task_body(retries=5, uid="uid-second", creationTimestamp="2026-11-24T11:30:00Z")
+    second["metadata"]["name"] = "second"
+    runtime.kube.declare("TaskDefinition", first, second)
+
+    async def reconcile(body, due_only):
+        if outcome := await runtime.reconcile_task(body, due_only=due_only):
+            body["status"] = outcome.status
+    await reconcile(first, due_only=False)
+    await reconcile(second, due_only=False)
+    for _ in range(3):  # drift checks of both, which used to take turns re-registering their own content
+        clock.advance(400)
+        await reconcile(first, due_only=True)
+        await reconcile(second, due_only=True)
+    assert conditions(second)["Stalled"] == ("True", "DeclaredByAnotherResource")
+    assert conditions(first)["Ready"] == ("True", "InSync")
+    assert conductor.tasks["retry"]["retryCount"] == 1
+
+
+async def test_resources_declaring_one_name_on_two_conductor_servers_do_not_meet(runtime, conductor):
+    runtime.kube.clusters[("elsewhere", "default")] = {"metadata": {"name": "default", "namespace": "elsewhere"},
+                                                       "spec": {"url": "http://another-conductor:8080"}}
+    other = declaring(workflow_body("b"), "other", "uid-other", "2026-11-24T10:00:00Z", namespace="elsewhere")
+    mine = declaring(workflow_body("a"), "mine", "uid-mine", "2026-11-24T11:00:00Z")
+    runtime.kube.declare("WorkflowDefinition", other, mine)
+    assert conditions(await runtime.reconcile_workflow(mine, due_only=False))["Ready"] == ("True", "Registered")
 
 
 async def test_a_version_already_registered_is_read_before_anything_is_decided(runtime, conductor):

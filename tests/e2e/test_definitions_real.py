@@ -128,22 +128,36 @@ def test_in_place_change_is_refused_then_allowed(resources, cluster, conductor, 
     assert resources.get("WorkflowDefinition", "wf")["status"]["contentHash"] != first_hash
 
 
-def test_two_resources_claiming_one_version_in_one_apply_never_overwrite_each_other(
-        resources, cluster, conductor, kubectl, namespace):
+def test_two_resources_declaring_one_version_in_one_apply_leave_it_to_the_first(
+        resources, cluster, conductor, kubectl, namespace, k8s):
     name = unique("rivals")
     documents = [{"apiVersion": "conductor-operator.io/v1alpha1", "kind": "WorkflowDefinition",
                   "metadata": {"name": f"claim-{ref}", "namespace": namespace},
                   "spec": workflow_spec(name, 1, simple(ref))} for ref in ("a", "b")]
     kubectl("apply", "-f", "-", input="\n---\n".join(json.dumps(d) for d in documents))
-    for ref in ("a", "b"):
-        wait_for(lambda: (resources.get("WorkflowDefinition", f"claim-{ref}").get("status") or {}).get("conditions"),
-                 what=f"claim-{ref} reconciled")
-    ready = {ref: resources.condition("WorkflowDefinition", f"claim-{ref}", "Ready") for ref in ("a", "b")}
-    winners = [ref for ref, condition in ready.items() if condition["status"] == "True"]
-    assert len(winners) == 1, ready
-    loser = ({"a", "b"} - set(winners)).pop()
-    assert ready[loser]["reason"] == "InPlaceChangeRefused", ready
-    assert refs(conductor.workflow(name, 1)) == winners, "Conductor keeps the first claimant's content"
+    # Created in the same second: the name decides which came first.
+    resources.wait_condition("WorkflowDefinition", "claim-a", "Ready", reason="Registered")
+    waiting = resources.wait_condition("WorkflowDefinition", "claim-b", "Stalled", reason="DeclaredByAnotherResource")
+    assert f"WorkflowDefinition {namespace}/claim-a" in waiting["message"]
+    assert refs(conductor.workflow(name, 1)) == ["a"], "Conductor keeps the first's content"
+    assert any(r == "DeclaredByAnotherResource" for _, r, _ in events_for(k8s, namespace, "claim-b"))
+    assert resources.get("WorkflowDefinition", "claim-b")["status"]["registered"] is False
+
+
+def test_a_task_definition_declared_twice_goes_to_the_second_once_the_first_is_deleted(
+        resources, cluster, conductor):
+    name = unique("twice")
+    resources.create("TaskDefinition", "first", {"name": name, "definition": {"retryCount": 1},
+                                                 "policy": {"onDelete": "Delete"}})
+    resources.wait_condition("TaskDefinition", "first", "Ready")
+    resources.create("TaskDefinition", "second", {"name": name, "definition": {"retryCount": 5}})
+    resources.wait_condition("TaskDefinition", "second", "Stalled", reason="DeclaredByAnotherResource")
+    assert conductor.task(name)["retryCount"] == 1
+
+    resources.delete("TaskDefinition", "first")
+    wait_for(lambda: resources.get("TaskDefinition", "first") is None, what="the first released")
+    resources.wait_condition("TaskDefinition", "second", "Ready", reason="Updated", timeout=30)
+    assert conductor.task(name)["retryCount"] == 5, "kept by the first's deletion (onDelete: Delete), then updated"
 
 
 def test_drift_is_repaired_by_default(resources, cluster, conductor):

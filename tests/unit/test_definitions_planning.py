@@ -256,6 +256,8 @@ def test_recomputing_the_same_status_is_identical():
     ({"on_delete": "Delete", "registered_by_us": True, "running": 0, "referrers": ["parent v3"]}, "Hold",
      "parent v3"),
     ({"on_delete": "Delete", "registered_by_us": True, "running": 0, "referrers": []}, "Delete", "deleted"),
+    ({"on_delete": "Delete", "registered_by_us": True, "running": 0, "referrers": [],
+      "declared_by": ["WorkflowDefinition b/other"]}, "Release", "WorkflowDefinition b/other declares it too"),
 ])
 def test_deletion(kwargs, action, words):
     plan = d.plan_deletion(label=LABEL, **kwargs)
@@ -269,3 +271,38 @@ def test_unversioned_definitions_are_simply_updated():
     assert plan.action is d.Action.REGISTER
     assert conditions(plan)["Ready"] == ("True", d.REASON_UPDATED)
     assert "retryCount" in plan.events[0].message
+
+
+def claim_body(spec, **metadata):
+    return {"metadata": {"name": "wf", "namespace": "ns", "uid": "u1", "creationTimestamp": "2026-11-30T10:00:00Z",
+                         **metadata}, "spec": spec}
+
+
+@pytest.mark.parametrize(("kind", "spec", "key", "cluster"), [
+    ("WorkflowDefinition", {"name": "order", "version": 2}, ("workflow", "order", 2), None),
+    ("WorkflowDefinition", {"name": "order", "version": 2, "clusterRef": {"name": "prod"}},
+     ("workflow", "order", 2), "prod"),
+    ("TaskDefinition", {"name": "charge", "clusterRef": {}}, ("task", "charge"), None),
+])
+def test_a_resource_claims_the_conductor_definition_its_spec_names(kind, spec, key, cluster):
+    claimed, claimant = d.claim_of(kind, claim_body(spec))
+    assert claimed == key
+    assert (claimant.ref, claimant.uid, claimant.cluster) == (f"{kind} ns/wf", "u1", cluster)
+
+
+@pytest.mark.parametrize("spec", [None, {}, "cut", [], {"name": ""}, {"name": 3, "version": 1}, {"name": "order"},
+                                  {"name": "order", "version": "2"}, {"name": "order", "version": True}])
+def test_a_workflow_spec_naming_no_version_claims_nothing_and_breaks_nothing(spec):
+    assert d.claim_of("WorkflowDefinition", claim_body(spec)) is None
+
+
+def test_a_cluster_ref_that_is_no_object_names_no_cluster():
+    assert d.claim_of("TaskDefinition", claim_body({"name": "t", "clusterRef": "prod"}))[1].cluster is None
+
+
+def test_the_first_created_owns_a_definition_and_the_name_breaks_a_tie_within_a_second():
+    early = d.claim_of("TaskDefinition", claim_body({"name": "t"}, name="z", creationTimestamp="2026-11-30T09:59:59Z"))
+    later_a = d.claim_of("TaskDefinition", claim_body({"name": "t"}, name="a"))
+    later_b = d.claim_of("TaskDefinition", claim_body({"name": "t"}, name="b"))
+    ordered = sorted([later_b[1], early[1], later_a[1]], key=lambda claimant: claimant.seniority)
+    assert [c.name for c in ordered] == ["z", "a", "b"]

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -299,6 +300,67 @@ def unavailable(previous: list[dict] | None, message: str) -> list[Condition]:
             Condition("Stalled", FALSE, "NotStalled", "")]
 
 
+# ---- one resource per Conductor definition ----------------------------------------------------
+#
+# Two resources that declare the same workflow version (or task definition) on one Conductor server would fight
+# over it: both find it absent and register it, or each repairs the other's content as drift at every check, and
+# deleting either takes it from under the other. The resource created first owns it; the others wait, Stalled,
+# and one of them takes over once the owner is deleted.
+
+REASON_DECLARED_ELSEWHERE = "DeclaredByAnotherResource"
+
+
+@dataclass(frozen=True)
+class Claimant:
+    """A resource declaring a Conductor definition, as the operator's index keeps it."""
+    kind: str
+    namespace: str
+    name: str
+    uid: str
+    created: str  # metadata.creationTimestamp (RFC 3339 in UTC: its text sorts in time order)
+    cluster: str | None  # spec.clusterRef.name; None for the namespace's default ConductorCluster
+
+    @property
+    def ref(self) -> str:
+        return f"{self.kind} {self.namespace}/{self.name}"
+
+    @property
+    def seniority(self) -> tuple[str, str, str]:
+        """Sorts the first created first (then by namespace and name: timestamps have whole seconds)."""
+        return self.created, self.namespace, self.name
+
+
+def claim_of(kind: str, body) -> tuple[tuple, Claimant] | None:
+    """The Conductor definition a WorkflowDefinition or TaskDefinition body declares, as a key (("workflow", name,
+    version) or ("task", name)), and the resource as its claimant; None when the spec names no definition (its
+    reconcile says what is wrong)."""
+    spec = body.get("spec")
+    if not isinstance(spec, dict):
+        return None  # none at all, or cut for nesting too deep (the reconcile reports it)
+    name, version = spec.get("name"), spec.get("version")
+    if not isinstance(name, str) or not name:
+        return None
+    if kind == "TaskDefinition":
+        key: tuple = ("task", name)
+    elif isinstance(version, int) and not isinstance(version, bool):
+        key = ("workflow", name, version)
+    else:
+        return None
+    ref = spec.get("clusterRef")
+    cluster = ref.get("name") if isinstance(ref, dict) and isinstance(ref.get("name"), str) else None
+    meta = body.get("metadata") or {}
+    return key, Claimant(kind, meta.get("namespace") or "", meta.get("name") or "", meta.get("uid") or "",
+                         meta.get("creationTimestamp") or "", cluster or None)
+
+
+def declared_elsewhere(label: str, owner: Claimant) -> list[Condition]:
+    """The conditions of a resource that waits because ``owner`` declared its definition first."""
+    return kstatus(False, REASON_DECLARED_ELSEWHERE,
+                   f"{label} is declared by {owner.ref} too, created earlier on the same Conductor server: one "
+                   f"resource per Conductor definition. Delete this one or change its spec (it takes over if "
+                   f"{owner.ref} is deleted)", stalled=True)
+
+
 # ---- deletion ---------------------------------------------------------------------------------
 
 REASON_RETAINED = "Retained"
@@ -320,11 +382,12 @@ class DeletionPlan:
 
 
 def plan_deletion(*, label: str, on_delete: str, registered_by_us: bool, running: int | None,
-                  referrers: list[str]) -> DeletionPlan:
+                  referrers: list[str], declared_by: Sequence[str] = ()) -> DeletionPlan:
     """Whether a deleted resource may take its Conductor definition with it.
 
     ``running`` counts this version's running executions (None when unknown); ``referrers`` names
-    the definitions that still point at this exact version (pinned sub-workflows).
+    the definitions that still point at this exact version (pinned sub-workflows); ``declared_by`` names the
+    other resources that declare the same definition on the same server (they keep it).
     """
     if on_delete != "Delete":
         return DeletionPlan(DeletionAction.RELEASE, REASON_RETAINED,
@@ -332,6 +395,9 @@ def plan_deletion(*, label: str, on_delete: str, registered_by_us: bool, running
     if not registered_by_us:
         return DeletionPlan(DeletionAction.RELEASE, REASON_RETAINED,
                             f"{label} was never registered by this resource; nothing to delete")
+    if declared_by:
+        return DeletionPlan(DeletionAction.RELEASE, REASON_RETAINED,
+                            f"{label} is kept in Conductor: {', '.join(sorted(declared_by))} declares it too")
     if running is None:
         return DeletionPlan(DeletionAction.HOLD, REASON_DELETION_BLOCKED,
                             f"waiting to delete {label}: its running executions could not be counted")

@@ -660,6 +660,15 @@ class Runtime:
                 if not due_only and self._unchanged(resource, status, desired, generation, now):
                     return None
                 client = await self.client_for(meta["namespace"], cluster_name(resource))
+                if owner := await self._earlier_claimant(resource, body, client):
+                    status["registered"] = False  # the owner's: this resource never deletes it
+                    waiting = finish(defs.declared_elsewhere(label, owner),
+                                     [defs.state_event("Warning", defs.REASON_DECLARED_ELSEWHERE,
+                                                       f"{label} is declared by {owner.ref} too, created earlier")])
+                    # Looked at again at every tick (it costs no Conductor call), to take over soon after the owner
+                    # is deleted.
+                    self._retry_at.pop(meta["uid"], None)
+                    return waiting
                 observed = await get(client)
             except UserError as exc:
                 return finish(kstatus(False, exc.reason, exc.message, stalled=True),
@@ -715,6 +724,25 @@ class Runtime:
                     status["executions"] = None  # unknown is shown as unknown, never as a stale number
             return finish(plan.conditions, plan.events)
 
+    async def _rivals(self, resource, body, client: ConductorClient) -> tuple[defs.Claimant | None,
+                                                                              list[defs.Claimant]]:
+        """This resource as a claimant of its Conductor definition, and the other resources declaring that
+        definition on the same server (of any namespace)."""
+        claim = defs.claim_of(type(resource).__name__, body)
+        if claim is None:
+            return None, []
+        key, own = claim
+        rivals = [other for other in await self.kube.definition_claimants(key) if other.uid != own.uid]
+        return own, [other for other in rivals
+                     if await self.conductor_root(other.namespace, other.cluster) == client.base_url]
+
+    async def _earlier_claimant(self, resource, body, client: ConductorClient) -> defs.Claimant | None:
+        """The resource that owns this one's Conductor definition, having declared it first; None when this one
+        does."""
+        own, rivals = await self._rivals(resource, body, client)
+        earlier = [other for other in rivals if other.seniority < own.seniority]
+        return min(earlier, key=lambda other: other.seniority) if earlier else None
+
     def unavailable(self, status: dict, now: datetime, generation, label: str, exc: ConductorError,
                      attempt: int, *, uid: str | None = None) -> Outcome:
         """Reconciling, the last good status kept; retried with backoff, never sooner than the server's
@@ -756,14 +784,17 @@ class Runtime:
         running: int | None = None
         referrers: list[str] = []
         client = None
+        declared_by: list[str] = []
         if on_delete == "Delete" and status.get("registered"):
             try:
                 client = await self.client_for(meta["namespace"], cluster_name(resource))
-                running, referrers = await inspect(client)
+                declared_by = [other.ref for other in (await self._rivals(resource, body, client))[1]]
+                if not declared_by:
+                    running, referrers = await inspect(client)
             except (UserError, ConductorError):
                 running = None
         plan = defs.plan_deletion(label=label, on_delete=on_delete, registered_by_us=bool(status.get("registered")),
-                                  running=running, referrers=referrers)
+                                  running=running, referrers=referrers, declared_by=declared_by)
         if plan.action is defs.DeletionAction.DELETE:
             try:
                 await delete(client)
