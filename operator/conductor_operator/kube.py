@@ -37,7 +37,18 @@ MERGE_PATCH = {"Content-Type": "application/merge-patch+json"}
 OBJECT_NAME = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")
 """A name an object can have (a DNS subdomain); any other names none, and must not become a path such as a list's."""
 
-logger = logging.getLogger(__name__)
+
+
+class _ReportedByTheCaller(logging.LoggerAdapter):
+    """kopf's request logs an ERROR line when its last attempt fails; here that is the only attempt, and the
+    failure reaches the caller as a KubeError that it reports (a reconcile: in the status, with a retry), so the
+    line is kept at DEBUG instead of alarming whoever watches the operator's errors."""
+
+    def error(self, msg, *args, **kwargs) -> None:
+        self.debug(msg, *args, **kwargs)
+
+
+logger = _ReportedByTheCaller(logging.getLogger(__name__), {})
 
 
 class Missing(LookupError):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import time
 
 import kopf
@@ -147,11 +148,12 @@ async def test_a_404_is_missing_and_a_name_no_object_can_have_asks_nothing(api, 
     assert len(api.requests) == asked
 
 
-async def test_a_refusal_is_a_kube_error_at_once_with_the_api_servers_reason(api, logged_in):
+async def test_a_refusal_is_a_kube_error_at_once_with_the_api_servers_reason(api, logged_in, caplog):
     forbidden = 'configmaps "settings" is forbidden: User "operator" cannot get resource "configmaps"'
     api.refusals[f"{CONFIG_MAPS}/settings"] = (403, status(403, "Forbidden", forbidden))
     api.refusals[f"{CONFIG_MAPS}/broken"] = (500, status(500, "InternalError", "etcd is down"))
     kube = Kube(logged_in(api.url))  # kopf's own default would retry for about a minute
+    caplog.set_level(logging.DEBUG, logger="conductor_operator.kube")
 
     started = time.monotonic()
     with pytest.raises(KubeError) as refused:
@@ -163,6 +165,9 @@ async def test_a_refusal_is_a_kube_error_at_once_with_the_api_servers_reason(api
     assert time.monotonic() - started < 2
     assert len(api.requests) == 2, "asked once each, never again"
     assert failed.value.__cause__ is None and failed.value.__suppress_context__
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == [], \
+        "the caller reports the refusal (a reconcile: in the status); kopf's own ERROR line is only DEBUG"
+    assert any("escalating" in r.getMessage() for r in caplog.records if r.levelno == logging.DEBUG)
 
 
 async def test_an_unreachable_api_server_is_a_kube_error_without_a_status(logged_in, unused_tcp_port):

@@ -37,6 +37,9 @@ async def test_reads_and_writes_as_the_api_server_takes_them(k8s, kubeconfig, cr
         assert (await kube.workflow_definition(namespace, "orders"))["spec"]["name"] == "orders"
         with pytest.raises(Missing, match=f"^WorkflowDefinition {namespace}/gone not found$"):
             await kube.workflow_definition(namespace, "gone")
+        claimants = await kube.definition_claimants(("workflow", "orders", 1))  # no index: a list of every namespace
+        assert f"WorkflowDefinition {namespace}/orders" in [c.ref for c in claimants]
+        assert await kube.definition_claimants(("workflow", f"none_{uuid.uuid4().hex}", 1)) == []
         assert await kube.migration_plans(namespace) == []
         assert isinstance(await kube.watched_migration_plans(()), list)
 
