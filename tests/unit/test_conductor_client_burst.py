@@ -4,6 +4,8 @@ handlers), some timing out. See the client's module docstring, "Bursts", for wha
 The bound is structural (at most ``max_connections`` requests in flight, checked at the transport and at a
 real local server), so these tests assert it, not timings; the burst against the slow server uses short
 timeouts, which every request of the burst missed before the bound (httpcore's pool queued it quadratically).
+Cancellations are checked the same way: once a cancelled call has ended, httpx's pool holds nothing of it (no
+waiting for it to settle), whatever the moment the cancellation came (the client's module docstring, "Cancellations").
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import asyncio
 import random
 import threading
 
+import httpcore
 import httpx
 import pytest
 from conductor_operator.conductor.client import MAX_CONNECTIONS, ConductorClient, Flavor
@@ -93,8 +96,11 @@ def pool_of(client: ConductorClient):
 
 async def test_a_burst_with_cancellations_and_timeouts_is_served_and_leaves_the_client_usable():
     """1,000 concurrent calls to a server answering in 20 ms, 5-s timeouts: 15 calls the server answers too late
-    time out, 200 are cancelled while they wait, every other one is answered. Before the bound, every call of
-    such a burst failed (PoolTimeout or ConnectTimeout: the pool's quadratic queueing stalled the event loop)."""
+    time out, 200 are cancelled mid-burst (waiting for a connection, or in flight), every other one is answered.
+    Before the bound, every call of such a burst failed (PoolTimeout or ConnectTimeout: the pool's quadratic
+    queueing stalled the event loop). Before cancellations reached httpx through an anyio cancel scope, about one
+    burst in ten left a connection ACTIVE in httpcore's pool for good: caught every time by
+    test_a_call_cancelled_at_any_moment_leaves_its_connection_to_the_next_one, here only now and then."""
     random.seed(13)
     with SlowServer() as server:
         async with ConductorClient(server.url, flavor=Flavor.OSS, timeout=5, connect_timeout=5,
@@ -109,7 +115,8 @@ async def test_a_burst_with_cancellations_and_timeouts_is_served_and_leaves_the_
                     return "timed out" if "timed out (ReadTimeout)" in str(exc) else str(exc)
 
             tasks = [asyncio.create_task(call(n)) for n in range(1000)]
-            await asyncio.sleep(0.3)
+            while server.requests < 2 * MAX_CONNECTIONS and not all(t.done() for t in tasks):
+                await asyncio.sleep(0.01)  # mid-burst: every connection open and busy, most calls waiting their turn
             waiting = [t for n, t in enumerate(tasks) if n not in slow and not t.done()]
             cancelled = set(random.sample(waiting, 200))
             for task in cancelled:
@@ -124,13 +131,12 @@ async def test_a_burst_with_cancellations_and_timeouts_is_served_and_leaves_the_
             # the timed-out ones beside their replacements for a while (without the bound: 100, httpx's default).
             assert server.most_open <= MAX_CONNECTIONS + len(slow), "no more connections than the pool's size"
 
+            # Once every call has ended, its request has ended in httpx too (a cancelled call waits for httpcore's
+            # clean-up): nothing is left to settle, and no connection is kept in use by a call that is gone.
             pool = pool_of(client)
-            for _ in range(50):  # a cancelled request leaves httpcore's queue as its cleanup runs, on a later turn
-                if not pool._requests:
-                    break
-                await asyncio.sleep(0.1)
             assert not pool._requests, "nothing left queued in httpx's pool"
             assert len(pool.connections) <= MAX_CONNECTIONS
+            assert all(c.is_idle() or c.is_closed() for c in pool.connections), f"none left in use: {pool}"
             assert client._slots._value == MAX_CONNECTIONS, "every slot given back, the cancelled ones' too"
             assert await asyncio.gather(*(client._json("GET", "/sleep/0") for _ in range(100))) == [{"ok": True}] * 100
 
@@ -222,3 +228,99 @@ async def test_a_pool_timeout_from_httpx_itself_is_unavailable_with_the_same_mes
         with pytest.raises(Unavailable, match="connections to Conductor were all busy for 5s"):
             await client.get_task_def("t")
         assert client._slots._value == MAX_CONNECTIONS
+
+
+# ---- a cancellation at any moment of a request ---------------------------------------------------
+
+
+class OneAnswerServer(httpcore.AsyncNetworkBackend):
+    """httpcore's network, in memory: every connection answers each request ``{"name": "w", "version": 1}`` at once.
+    Armed with a task and a moment, it cancels that task there, once, as kopf cancels a handler (from outside,
+    whatever the task is doing): as the connection is being made (``connect``), just as it is made (``connected``:
+    the cancellation comes before the connect's end is seen), as the request is written (``write``), as the answer
+    is read (``read``)."""
+
+    ANSWER = (b'HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 25\r\n\r\n'
+              b'{"name":"w","version":1}\n')
+
+    def __init__(self):
+        self.victim: asyncio.Task | None = None
+        self.moment = ""
+        self.cancelled_at: list[str] = []
+
+    def _at(self, moment: str) -> bool:
+        if self.victim is None or moment != self.moment:
+            return False
+        self.victim.cancel()
+        self.victim = None
+        self.cancelled_at.append(moment)
+        return True
+
+    async def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+        self._at("connect")
+        if self.victim is not None and self.moment == "connected":
+            made = asyncio.get_running_loop().create_future()
+
+            def cancel_then_connect():
+                self._at("connected")
+                made.set_result(None)
+
+            asyncio.get_running_loop().call_soon(cancel_then_connect)
+            await made
+        return _Connection(self)
+
+    async def connect_unix_socket(self, path, timeout=None, socket_options=None):  # pragma: no cover
+        raise NotImplementedError
+
+    async def sleep(self, seconds: float) -> None:  # pragma: no cover
+        await asyncio.sleep(seconds)
+
+
+class _Connection(httpcore.AsyncNetworkStream):
+    def __init__(self, server: OneAnswerServer):
+        self.server = server
+        self.answers: list[bytes] = []
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        if buffer.split(b"\r\n", 1)[0].endswith(b" HTTP/1.1"):  # a request's head
+            self.server._at("write")
+            self.answers.append(OneAnswerServer.ANSWER)
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        self.server._at("read")
+        return self.answers.pop(0) if self.answers else b""
+
+    async def aclose(self) -> None:
+        pass
+
+    def get_extra_info(self, info: str):
+        return None
+
+
+@pytest.mark.parametrize("moment", ["connect", "connected", "write", "read"])
+async def test_a_call_cancelled_at_any_moment_leaves_its_connection_to_the_next_one(moment):
+    """kopf cancels a handler wherever it is. httpcore 1.0.9 shields its clean-up from anyio cancellations only: an
+    asyncio one that landed in it (where it gives an answered request's connection back) left the connection ACTIVE
+    in the pool for good, and the request queued there; one just as a connection was made left it NEW, owned by no
+    request. Each lost one of the client's connections; once all were, every call was a PoolTimeout. One connection
+    here: the next call needs the same one. (The client's module docstring, "Cancellations".)"""
+    server = OneAnswerServer()
+    async with ConductorClient("http://conductor:8080", flavor=Flavor.OSS, connect_check=lambda host, address: None,
+                               max_connections=1, pool_timeout=30) as client:
+        pool = pool_of(client)
+        pool._network_backend = server  # in place of the address-checking one: the operator's transport otherwise
+        assert await client.get_workflow_def("w") == {"name": "w", "version": 1}, "a connection, and it answers"
+        if moment.startswith("connect"):
+            await pool.aclose()  # its connection closed: the next call makes one of its own
+
+        call = asyncio.create_task(client.get_workflow_def("w"))
+        server.victim, server.moment = call, moment
+        with pytest.raises(asyncio.CancelledError):
+            await call
+        assert server.cancelled_at == [moment], "cancelled there, and the cancellation honoured"
+
+        assert not pool._requests, "nothing left queued in httpx's pool"
+        assert all(connection.is_idle() or connection.is_closed() for connection in pool.connections), \
+            f"no connection left in use by nobody: {pool.connections}"
+        assert client._slots._value == 1, "its slot given back"
+        assert await client.get_workflow_def("w") == {"name": "w", "version": 1}, "the next call is answered"
