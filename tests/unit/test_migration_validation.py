@@ -13,8 +13,8 @@ from conductor_operator.domain.migrations.strategies.base import DryRun
 from conductor_operator.domain.migrations.validation import (
     AFTER_VERDICT,
     BEFORE_VERDICT,
+    PlanUnderCheck,
     PlanVerdict,
-    Proposal,
     breaking_move_acknowledged,
     mover_supported,
     recovery_idempotent,
@@ -34,7 +34,7 @@ def proposal(strategy=None, *, registered=(1, 2), old=None, flavor="OSS", level=
     made = make_spec(**({"strategy": strategy} if strategy else {}), **spec)
     seen = replace(observe(registered=registered, old=OLD if old is None else old), flavor=flavor)
     verdict = PlanVerdict(level, ()) if level is not None else None
-    return Proposal(made, seen, make_target(), [1, 2], strategy_of(made), verdict)
+    return PlanUnderCheck(made, seen, make_target(), [1, 2], strategy_of(made), verdict)
 
 
 # ---- each check ---------------------------------------------------------------------------------------

@@ -54,7 +54,7 @@ from conductor_operator.domain.migrations.requests import Requests
 from conductor_operator.domain.migrations.retirement import Retirement
 from conductor_operator.domain.migrations.rollback import Rollback
 from conductor_operator.domain.migrations.strategies import DryRun
-from conductor_operator.domain.migrations.validation import Proposal, validate, verdict_status, versions_to_move
+from conductor_operator.domain.migrations.validation import PlanUnderCheck, validate, verdict_status, versions_to_move
 from conductor_operator.domain.migrations.waves import Waves
 
 
@@ -140,7 +140,7 @@ class Planner(Recovery, Requests, Draining, Waves, Rollback, Retirement):
             return self._wait(On.TARGET_UNREADABLE, REASON_TARGET_NOT_READABLE,
                               f"WorkflowDefinition {target.resource} cannot be read: {target.problem}")
         from_versions = self.from_versions
-        verdict, refusal = validate(Proposal(spec, self.observed, target, from_versions, self.strategy))
+        verdict, refusal = validate(PlanUnderCheck(spec, self.observed, target, from_versions, self.strategy))
         if verdict is not None:
             status.verdict = verdict_status(verdict, from_versions, target.version)
         if refusal is not None:

@@ -91,7 +91,7 @@ class Refusal:
 
 
 @dataclass(frozen=True)
-class Proposal:
+class PlanUnderCheck:
     """What the checks look at: the spec, what was observed, the target, the versions to move from, the
     strategy, and (for the checks after it) the verdict."""
 
@@ -108,10 +108,10 @@ class Proposal:
         return bool(settings and settings.acknowledge_breaking)
 
 
-Check = Callable[[Proposal], Refusal | None]
+Check = Callable[[PlanUnderCheck], Refusal | None]
 
 
-def versions_registered(p: Proposal) -> Refusal | None:
+def versions_registered(p: PlanUnderCheck) -> Refusal | None:
     missing = [v for v in p.from_versions if v not in p.observed.old_definitions]
     if missing:
         return Refusal(REASON_VERSIONS_NOT_FOUND, f"{p.spec.workflow_name} version(s) {versions_text(missing)} are "
@@ -119,7 +119,7 @@ def versions_registered(p: Proposal) -> Refusal | None:
     return None
 
 
-def strategy_allowed(p: Proposal) -> Refusal | None:
+def strategy_allowed(p: PlanUnderCheck) -> Refusal | None:
     strategy = p.strategy.name
     if not p.verdict.allows(strategy, acknowledged_breaking=p.acknowledged):
         return Refusal(REASON_STRATEGY_NOT_ALLOWED,
@@ -129,7 +129,7 @@ def strategy_allowed(p: Proposal) -> Refusal | None:
     return None
 
 
-def breaking_move_acknowledged(p: Proposal) -> Refusal | None:
+def breaking_move_acknowledged(p: PlanUnderCheck) -> Refusal | None:
     if p.verdict.level is BREAKING and p.strategy.moves_executions and not p.acknowledged:
         return Refusal(REASON_STRATEGY_NOT_ALLOWED,
                        "the change is Breaking: onDeadline: MoveRemaining would move running executions onto a "
@@ -138,7 +138,7 @@ def breaking_move_acknowledged(p: Proposal) -> Refusal | None:
     return None
 
 
-def mover_supported(p: Proposal) -> Refusal | None:
+def mover_supported(p: PlanUnderCheck) -> Refusal | None:
     if not p.strategy.moves_executions:
         return None
     flavor = p.observed.flavor
@@ -153,7 +153,7 @@ def mover_supported(p: Proposal) -> Refusal | None:
     return None
 
 
-def target_highest(p: Proposal) -> Refusal | None:
+def target_highest(p: PlanUnderCheck) -> Refusal | None:
     if higher := [v for v in p.observed.registered_versions if v > p.target.version]:
         return Refusal(REASON_NOT_HIGHEST,
                        f"{p.spec.workflow_name} {versions_text(higher)} is registered above the target "
@@ -163,7 +163,7 @@ def target_highest(p: Proposal) -> Refusal | None:
 
 
 BEFORE_VERDICT: tuple[Check, ...] = (versions_registered,)
-def recovery_idempotent(p: Proposal) -> Refusal | None:
+def recovery_idempotent(p: PlanUnderCheck) -> Refusal | None:
     """spec.recoverFailed restarts executions from their first task: the workers must say they tolerate that."""
     recover = p.spec.recover_failed
     if recover is not None and not recover.workers_idempotent:
@@ -179,19 +179,19 @@ AFTER_VERDICT: tuple[Check, ...] = (strategy_allowed, breaking_move_acknowledged
                                     recovery_idempotent)
 
 
-def first_refusal(checks: Iterable[Check], proposal: Proposal) -> Refusal | None:
-    return next((refusal for check in checks if (refusal := check(proposal))), None)
+def first_refusal(checks: Iterable[Check], plan: PlanUnderCheck) -> Refusal | None:
+    return next((refusal for check in checks if (refusal := check(plan))), None)
 
 
-def validate(proposal: Proposal) -> tuple[PlanVerdict | None, Refusal | None]:
+def validate(plan: PlanUnderCheck) -> tuple[PlanVerdict | None, Refusal | None]:
     """The verdict (None when the checks before it refused, or a definition is invalid) and the first refusal."""
-    if refusal := first_refusal(BEFORE_VERDICT, proposal):
+    if refusal := first_refusal(BEFORE_VERDICT, plan):
         return None, refusal
-    old = proposal.observed.old_definitions
+    old = plan.observed.old_definitions
     try:
-        verdict = plan_verdict({v: old[v] for v in proposal.from_versions}, proposal.target.definition)
+        verdict = plan_verdict({v: old[v] for v in plan.from_versions}, plan.target.definition)
     except InvalidDefinition as exc:
         return None, Refusal(REASON_INVALID_DEFINITION, str(exc))
-    checked = Proposal(proposal.spec, proposal.observed, proposal.target, proposal.from_versions,
-                       proposal.strategy, verdict)
+    checked = PlanUnderCheck(plan.spec, plan.observed, plan.target, plan.from_versions,
+                             plan.strategy, verdict)
     return verdict, first_refusal(AFTER_VERDICT, checked)
