@@ -164,11 +164,7 @@ async def drive(url: str, profile: Path, screenshot: Path) -> dict:
 def test_the_dashboard_shows_a_real_migration_and_its_pause_reaches_the_plan(
         resources, cluster, executions, conductor_url, k8s, kubeconfig, namespace, kubectl, tmp_path):
     flow = Onboarding()
-    resources.create("WorkflowDefinition", "v1", flow.v1())
-    resources.wait_condition("WorkflowDefinition", "v1", "Ready")
-    in_flight = [executions.start_with(flow.workflow, 1, {"value": 10}) for _ in range(4)]
-    for execution_id in in_flight:
-        executions.pause(execution_id)
+    in_flight = flow.paused_on_v1(resources, executions, count=4)
     resources.create("WorkflowDefinition", "v2", flow.v2(activation="ByMigrationPlan"))
     resources.create("MigrationPlan", PLAN, flow.plan(strategy={"parallel": {}}))
 

@@ -86,11 +86,7 @@ def test_the_operator_metrics_follow_a_real_migration(resources, cluster, operat
     url = operator.metrics_url
     at_start = scrape(url)
     flow = Onboarding()
-    resources.create("WorkflowDefinition", "v1", flow.v1())
-    resources.wait_condition("WorkflowDefinition", "v1", "Ready")
-    in_flight = [executions.start_with(flow.workflow, 1, {"value": 10}) for _ in range(3)]
-    for execution_id in in_flight:
-        executions.pause(execution_id)
+    in_flight = flow.paused_on_v1(resources, executions)
     resources.create("WorkflowDefinition", "v2", flow.v2(activation="ByMigrationPlan"))
     plan = {"namespace": namespace, "plan": "to-v2"}
     running_v1 = {"workflow": flow.workflow, "version": "1"}

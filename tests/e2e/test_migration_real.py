@@ -81,6 +81,16 @@ class Onboarding:
         spec["definition"]["outputParameters"] = {"tier": "${risk.output.tier}"}
         return {**spec, **spec_extra}
 
+    def paused_on_v1(self, resources, executions, count: int = 3) -> list[str]:
+        """v1 registered (resource "v1") and ``count`` executions of it in flight, held PAUSED so that the test
+        decides when they end; their ids."""
+        resources.create("WorkflowDefinition", "v1", self.v1())
+        resources.wait_condition("WorkflowDefinition", "v1", "Ready")
+        in_flight = [executions.start_with(self.workflow, 1, {"value": 10}) for _ in range(count)]
+        for execution_id in in_flight:
+            executions.pause(execution_id)
+        return in_flight
+
     def worker(self, conductor_url: str) -> Worker:
         return Worker(conductor_url, {
             self.normalize: lambda task_input: {"normalized": True},
@@ -100,13 +110,7 @@ class Onboarding:
 
 def test_parallel_migration_end_to_end(resources, cluster, executions, conductor_url, k8s, namespace):
     flow = Onboarding()
-    resources.create("WorkflowDefinition", "v1", flow.v1())
-    resources.wait_condition("WorkflowDefinition", "v1", "Ready")
-
-    # Three v1 executions in flight, held PAUSED so the test decides when they end.
-    in_flight = [executions.start_with(flow.workflow, 1, {"value": 10}) for _ in range(3)]
-    for execution_id in in_flight:
-        executions.pause(execution_id)
+    in_flight = flow.paused_on_v1(resources, executions)
 
     resources.create("WorkflowDefinition", "v2", flow.v2(activation="ByMigrationPlan"))
     resources.wait_condition("WorkflowDefinition", "v2", "Reconciling", reason="AwaitingActivation")
