@@ -38,7 +38,6 @@ OBJECT_NAME = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")
 """A name an object can have (a DNS subdomain); any other names none, and must not become a path such as a list's."""
 
 
-
 class _ReportedByTheCaller(logging.LoggerAdapter):
     """kopf's request logs an ERROR line when its last attempt fails; here that is the only attempt, and the
     failure reaches the caller as a KubeError that it reports (a reconcile: in the status, with a retry), so the

@@ -740,8 +740,8 @@ class Runtime:
         """The resource that owns this one's Conductor definition, having declared it first; None when this one
         does."""
         own, rivals = await self._rivals(resource, body, client)
-        earlier = [other for other in rivals if other.seniority < own.seniority]
-        return min(earlier, key=lambda other: other.seniority) if earlier else None
+        first = min([own, *rivals], key=lambda claimant: claimant.seniority) if own else None
+        return None if first is own else first
 
     def unavailable(self, status: dict, now: datetime, generation, label: str, exc: ConductorError,
                      attempt: int, *, uid: str | None = None) -> Outcome:

@@ -5,7 +5,7 @@ a message) or None. The first refusal stalls the plan in Validating."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from conductor_operator.api.migration import Finding as FindingStatus
 from conductor_operator.api.migration import MigrationPlanSpec
@@ -192,6 +192,4 @@ def validate(plan: PlanUnderCheck) -> tuple[PlanVerdict | None, Refusal | None]:
         verdict = plan_verdict({v: old[v] for v in plan.from_versions}, plan.target.definition)
     except InvalidDefinition as exc:
         return None, Refusal(REASON_INVALID_DEFINITION, str(exc))
-    checked = PlanUnderCheck(plan.spec, plan.observed, plan.target, plan.from_versions,
-                             plan.strategy, verdict)
-    return verdict, first_refusal(AFTER_VERDICT, checked)
+    return verdict, first_refusal(AFTER_VERDICT, replace(plan, verdict=verdict))
